@@ -1,0 +1,51 @@
+# One entry point for people and CI: every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := openssh-server openssh-client
+
+.PHONY: install os-packages test lint demo dev bench validate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The SFTP tests run a real OpenSSH sshd; install it when the machine lacks it (CI runs as root).
+os-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing OS packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test: install os-packages
+	$(BIN)/ruff check qbo_sftp_assets qbo_sftp_assets_tests
+	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check qbo_sftp_assets qbo_sftp_assets_tests
+	$(BIN)/ruff format --check qbo_sftp_assets qbo_sftp_assets_tests
+
+validate: install
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+demo: install
+	$(BIN)/qbo-sftp demo
+
+dev: install
+	$(BIN)/qbo-sftp dev
+
+bench: install os-packages
+	$(BIN)/python -m qbo_sftp_assets_tests.bench
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

@@ -1,0 +1,1 @@
+"""QuickBooks Online and SFTP kept in sync by a Dagster code location."""

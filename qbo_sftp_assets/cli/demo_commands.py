@@ -1,0 +1,31 @@
+"""`qbo-sftp demo` (what `make demo` runs) and `qbo-sftp dev` (the Dagster UI)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qbo_sftp_assets.demo import run_demo
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `demo` and `dev` to the `qbo-sftp` parser."""
+    demo = commands.add_parser("demo", help="run what exists end to end on the embedded sandboxes")
+    demo.add_argument("--workdir", default=".data/demo", help="where the demo keeps its files (default .data/demo)")
+    demo.set_defaults(handler=lambda args: run_demo(Path(args.workdir)))
+    dev = commands.add_parser("dev", help="the Dagster UI (dagster dev -w workspace.yaml)")
+    dev.add_argument("--port", default="3000")
+    dev.set_defaults(handler=serve_dagster_ui)
+
+
+def serve_dagster_ui(args: argparse.Namespace) -> int:
+    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", args.port]
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
+    return subprocess.call(command, env=environment)

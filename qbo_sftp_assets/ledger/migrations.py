@@ -1,0 +1,85 @@
+"""Versioned schema migrations for the ledger; each runs once, in order, inside one transaction."""
+
+from __future__ import annotations
+
+# Append new migrations; never edit one that has shipped. Index + 1 is the schema version.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE SEQUENCE inbound_file_ids START 1;
+    CREATE TABLE inbound_files (
+        id            BIGINT PRIMARY KEY DEFAULT nextval('inbound_file_ids'),
+        sha256        VARCHAR NOT NULL,
+        partner       VARCHAR NOT NULL,
+        remote_path   VARCHAR NOT NULL,
+        size          BIGINT NOT NULL,
+        received_at   TIMESTAMPTZ NOT NULL,
+        status        VARCHAR NOT NULL,
+        duplicate_of  BIGINT,
+        detail        VARCHAR,
+        updated_at    TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX inbound_files_sha256 ON inbound_files (sha256);
+
+    CREATE TABLE postings (
+        file_sha256    VARCHAR NOT NULL,
+        record_index   INTEGER NOT NULL,
+        document_key   VARCHAR NOT NULL,
+        source_line    INTEGER,
+        source_segment INTEGER,
+        entity_type    VARCHAR NOT NULL,
+        request_id     VARCHAR NOT NULL UNIQUE,
+        qbo_id         VARCHAR,
+        sync_token     VARCHAR,
+        status         VARCHAR NOT NULL,
+        error          VARCHAR,
+        created_at     TIMESTAMPTZ NOT NULL,
+        updated_at     TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (file_sha256, record_index)
+    );
+    CREATE INDEX postings_qbo_id ON postings (entity_type, qbo_id);
+
+    CREATE SEQUENCE outbound_delivery_ids START 1;
+    CREATE TABLE outbound_deliveries (
+        id               BIGINT PRIMARY KEY DEFAULT nextval('outbound_delivery_ids'),
+        partner          VARCHAR NOT NULL,
+        feed             VARCHAR NOT NULL,
+        remote_path      VARCHAR NOT NULL,
+        sha256           VARCHAR NOT NULL,
+        record_count     INTEGER NOT NULL,
+        entity_versions  JSON NOT NULL,
+        control_numbers  JSON,
+        ack_status       VARCHAR NOT NULL,
+        delivered_at     TIMESTAMPTZ NOT NULL,
+        acked_at         TIMESTAMPTZ
+    );
+
+    CREATE TABLE control_numbers (
+        partner  VARCHAR NOT NULL,
+        kind     VARCHAR NOT NULL,
+        value    BIGINT NOT NULL,
+        PRIMARY KEY (partner, kind)
+    );
+
+    CREATE TABLE cursors (
+        name        VARCHAR PRIMARY KEY,
+        value       VARCHAR NOT NULL,
+        updated_at  TIMESTAMPTZ NOT NULL
+    );
+
+    CREATE SEQUENCE acknowledgment_ids START 1;
+    CREATE TABLE acknowledgments (
+        id              BIGINT PRIMARY KEY DEFAULT nextval('acknowledgment_ids'),
+        partner         VARCHAR NOT NULL,
+        direction       VARCHAR NOT NULL,
+        kind            VARCHAR NOT NULL,
+        file_sha256     VARCHAR,
+        remote_path     VARCHAR,
+        control_number  VARCHAR,
+        status          VARCHAR NOT NULL,
+        detail          VARCHAR,
+        created_at      TIMESTAMPTZ NOT NULL
+    );
+    """,
+)
+
+LATEST_SCHEMA_VERSION = len(MIGRATIONS)

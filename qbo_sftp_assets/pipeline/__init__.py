@@ -1,0 +1,1 @@
+"""The pipeline steps as plain functions over clients and the ledger; no Dagster here."""

@@ -1,0 +1,1 @@
+"""SFTP transport on fabric: strict host keys, readiness, claim, streaming download, atomic upload."""

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures as ratios against a peer run in the same process or run."""

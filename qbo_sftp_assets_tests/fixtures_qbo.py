@@ -1,0 +1,1 @@
+"""Fixtures for the qbo tests."""

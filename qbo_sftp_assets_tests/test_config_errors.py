@@ -1,0 +1,175 @@
+"""Each kind of configuration mistake gives one readable message: the key path, what is wrong, the fix."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qbo_sftp_assets.cli import main
+from qbo_sftp_assets.config import ConfigError, load_config, parse_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def valid() -> dict:
+    return {
+        "companies": {"northwind": {"realm_id": "123145", "environment": "sandbox"}},
+        "partners": {
+            "acme": {
+                "company": "northwind",
+                "sftp": {
+                    "host": "127.0.0.1",
+                    "user": "qbo",
+                    "auth": {"password_env": "ACME_PASSWORD"},
+                    "host_keys": ["SHA256:abc"],
+                },
+                "outbound": {"weekly": {"entities": ["bills"], "schedule": "0 6 * * 1", "timezone": "America/Chicago"}},
+            }
+        },
+    }
+
+
+def acme(config: dict) -> dict:
+    return config["partners"]["acme"]
+
+
+VALID = yaml.safe_dump(valid())
+
+
+def problems_of(config: dict | str) -> str:
+    text = config if isinstance(config, str) else yaml.safe_dump(config)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="test.yaml")
+    message = str(caught.value)
+    assert "Traceback" not in message and "pydantic" not in message.lower()
+    return message
+
+
+def test_the_valid_sample_loads():
+    config = parse_config(VALID)
+    assert config.partner("acme").outbound["weekly"].timezone == "America/Chicago"
+    assert config.company_of("acme").realm_id == "123145"
+
+
+def test_shipped_example_config_is_valid():
+    config = load_config(EXAMPLES / "qbo_sftp.example.yaml")
+    assert set(config.partners) == {"acme_steel", "legacy_erp"}
+
+
+def test_missing_key_names_its_path():
+    config = valid()
+    del acme(config)["sftp"]["user"]
+    message = problems_of(config)
+    assert "partners.acme.sftp.user: required key is missing; add `user: ...` here" in message
+
+
+def test_wrong_type_names_path_and_value():
+    config = valid()
+    acme(config)["sftp"]["port"] = "twenty-two"
+    message = problems_of(config)
+    assert "partners.acme.sftp.port: must be a whole number, got 'twenty-two'" in message
+
+
+def test_unknown_company_reference_suggests_the_closest():
+    config = valid()
+    acme(config)["company"] = "northwnd"
+    message = problems_of(config)
+    assert "partners.acme.company: unknown company 'northwnd'; did you mean 'northwind'?" in message
+
+
+def test_unknown_key_suggests_the_closest():
+    config = valid()
+    acme(config)["sftp"]["usr"] = "qbo"
+    message = problems_of(config)
+    assert "partners.acme.sftp.usr: unknown key; did you mean 'user'?" in message
+
+
+def test_inline_secret_is_refused_and_not_echoed():
+    config = valid()
+    acme(config)["sftp"]["auth"] = {"password": "hunter2"}
+    message = problems_of(config)
+    assert "partners.acme.sftp.auth.password: a secret must not be written in the file" in message
+    assert "password_env: SOME_VARIABLE" in message
+    assert "hunter2" not in message
+
+
+def test_inline_private_key_is_refused():
+    config = valid()
+    acme(config)["sftp"]["auth"] = {"key_file": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn..."}
+    message = problems_of(config)
+    assert "a private key must not be written in the file" in message
+
+
+def test_bad_cron_names_the_field():
+    config = valid()
+    acme(config)["outbound"]["weekly"]["schedule"] = "0 6 * * Monday"
+    message = problems_of(config)
+    assert "partners.acme.outbound.weekly.schedule:" in message
+    assert "the day of week field 'Monday'" in message
+
+
+def test_cron_with_wrong_field_count_shows_an_example():
+    config = valid()
+    acme(config)["outbound"]["weekly"]["schedule"] = "every monday"
+    message = problems_of(config)
+    assert "needs 5 fields" in message and "'0 6 * * 1'" in message
+
+
+def test_bad_time_zone_names_the_fix():
+    config = valid()
+    acme(config)["outbound"]["weekly"]["timezone"] = "America/Chicag0"
+    message = problems_of(config)
+    assert "partners.acme.outbound.weekly.timezone: 'America/Chicag0' is not an IANA time zone" in message
+
+
+def test_several_problems_are_reported_together():
+    config = valid()
+    acme(config)["outbound"]["weekly"].update(timezone="Mars/Olympus", schedule="61 * * * *")
+    message = problems_of(config)
+    assert "2 problems" in message
+    assert "minute field '61' is out of range" in message
+
+
+def test_invalid_yaml_gives_line_and_column():
+    message = problems_of("companies:\n  a: [unclosed\n")
+    assert message.startswith("test.yaml:")
+    assert "not valid YAML" in message
+
+
+def test_layout_reference_must_exist():
+    config = valid()
+    acme(config)["inbound"] = [{"pattern": "*.csv", "format": "csv", "layout": "nope"}]
+    message = problems_of(config)
+    assert "partners.acme.inbound.0.layout: unknown layout 'nope'" in message
+
+
+def test_x12_rule_needs_x12_identities():
+    config = valid()
+    acme(config)["inbound"] = [{"pattern": "*.edi", "format": "x12"}]
+    assert "partners.acme.x12: an x12 inbound rule needs the x12 identities" in problems_of(config)
+
+
+def test_config_check_command_prints_path_and_fix_and_exits_non_zero(capsys):
+    code = main(["config", "check", str(EXAMPLES / "qbo_sftp.broken.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "partners.acme_steel.sftp.port: must be a whole number" in err
+    assert "password_env: SOME_VARIABLE" in err
+    assert "hunter2" not in err
+
+
+def test_config_check_command_accepts_a_good_file(capsys):
+    assert main(["config", "check", str(EXAMPLES / "qbo_sftp.example.yaml")]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_config_path_comes_from_environment(tmp_path, monkeypatch):
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(VALID)
+    monkeypatch.setenv("QBO_SFTP_CONFIG", str(path))
+    assert load_config().partners["acme"].sftp.user == "qbo"
+
+
+def test_missing_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="no configuration file here"):
+        load_config(tmp_path / "absent.yaml")
