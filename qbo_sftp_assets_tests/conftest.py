@@ -4,4 +4,5 @@ pytest_plugins = [
     "qbo_sftp_assets_tests.fixtures_qbo",
     "qbo_sftp_assets_tests.fixtures_sftp",
     "qbo_sftp_assets_tests.fixtures_ledger",
+    "qbo_sftp_assets_tests.fixtures_qbo_client",
 ]

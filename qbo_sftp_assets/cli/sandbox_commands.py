@@ -1,9 +1,89 @@
-"""Sub-commands of `qbo-sftp` for this domain (filled in by the issue that owns it)."""
+"""`qbo-sftp sandbox serve`: run the local QBO sandbox server until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 
+from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.sandbox.qbo_server import RunningSandbox, SandboxSettings, serve
+
+
+class SandboxPortUnavailable(UserFacingError):
+    """The requested host/port cannot be bound."""
+
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add this domain's sub-commands to the `qbo-sftp` parser."""
+    """Add `sandbox serve` to the `qbo-sftp` parser."""
+    sandbox = commands.add_parser("sandbox", help="local stand-ins for QuickBooks Online (for demos and tests)")
+    actions = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    run = actions.add_parser("serve", help="serve the sandbox QBO API (OAuth, v3 API, webhooks) until Ctrl-C")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8089, help="port to listen on (default 8089; 0 picks a free one)")
+    run.add_argument(
+        "--access-token-lifetime", type=float, default=3600.0, metavar="S", help="access token lifetime in seconds"
+    )
+    run.add_argument(
+        "--refresh-token-grace",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds a rotated-away refresh token still works (default 0, as Intuit documents today)",
+    )
+    run.add_argument(
+        "--rate-limits",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="enforce QBO's per-realm limits: 500/min, 10 in flight, 40 batch/min (default on)",
+    )
+    run.add_argument("--clock-speed", type=float, default=1.0, metavar="X", help="rate-limit minute lasts 60/X seconds")
+    run.add_argument("--webhook-url", default=None, help="POST signed change notifications here")
+    run.add_argument(
+        "--webhook-format", choices=("legacy", "cloudevents"), default="legacy", help="webhook payload format"
+    )
+    run.add_argument("--webhook-verifier-token", default="sandbox-verifier", help="key for intuit-signature")
+    run.add_argument("--no-seed", action="store_true", help="start the companies empty")
+    run.set_defaults(handler=serve_command)
+
+
+def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
+    if args.clock_speed <= 0:
+        raise UserFacingError("--clock-speed must be greater than 0")
+    return SandboxSettings(
+        host=args.host,
+        port=args.port,
+        access_token_lifetime=args.access_token_lifetime,
+        refresh_token_grace=args.refresh_token_grace,
+        rate_limits_enabled=args.rate_limits,
+        clock_speed=args.clock_speed,
+        webhook_url=args.webhook_url,
+        webhook_format=args.webhook_format,
+        webhook_verifier_token=args.webhook_verifier_token,
+        seed=not args.no_seed,
+    )
+
+
+def describe(sandbox: RunningSandbox) -> str:
+    settings = sandbox.settings
+    lines = [
+        f"QBO sandbox listening on {sandbox.base_url}",
+        f"  API base (python-quickbooks api_url_v3): {sandbox.api_url}",
+        f"  OpenID discovery (intuit-oauth environment): {sandbox.discovery_url}",
+        f"  client id: {settings.client_id}",
+        f"  client secret: {settings.client_secret}  (the sandbox's public test secret)",
+    ]
+    lines += [f"  realm {spec.realm_id}: {spec.company_name}" for spec in settings.realms]
+    if settings.webhook_url:
+        lines.append(f"  webhooks ({settings.webhook_format}) -> {settings.webhook_url}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    try:
+        serve(settings, on_ready=lambda sandbox: print(describe(sandbox), flush=True))
+    except OSError as error:
+        raise SandboxPortUnavailable(
+            f"cannot listen on {args.host}:{args.port} ({error.strerror}); pick another --port"
+        ) from error
+    return 0

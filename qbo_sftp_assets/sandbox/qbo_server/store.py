@@ -1,0 +1,189 @@
+"""One company's data: entity rows with Id/SyncToken/MetaData, tombstones, preferences, company info."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from qbo_sftp_assets.sandbox.qbo_server import faults
+from qbo_sftp_assets.sandbox.qbo_server.clock import SandboxClock, qbo_timestamp
+from qbo_sftp_assets.sandbox.qbo_server.entities import ENTITY_KINDS, EntityKind
+from qbo_sftp_assets.sandbox.qbo_server.validation import clean_payload, prepare, writable_fields
+
+
+@dataclass
+class Row:
+    """A stored entity: the QBO JSON object plus precise times; deleted rows stay as tombstones."""
+
+    kind: EntityKind
+    data: dict
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+    def tombstone_json(self) -> dict:
+        return {
+            "domain": "QBO",
+            "status": "Deleted",
+            "Id": self.data["Id"],
+            "MetaData": {"LastUpdatedTime": qbo_timestamp(self.updated_at)},
+        }
+
+
+@dataclass
+class WriteResult:
+    """What a write did: the row, and the webhook operation name (Create, Update, Delete, Void)."""
+
+    row: Row
+    operation: str
+
+
+@dataclass
+class RealmStore:
+    """All entities of one realm; callers hold the sandbox lock around every method."""
+
+    realm_id: str
+    company_name: str
+    clock: SandboxClock
+    rows: dict[str, dict[str, Row]] = field(default_factory=lambda: {name: {} for name in ENTITY_KINDS})
+    next_ids: Counter = field(default_factory=Counter)
+    preferences: dict = field(default_factory=dict)
+    company_info: dict = field(default_factory=dict)
+    duplicate_docnumber_rejections: int = 0
+    invoice_number: int = 1000
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def row(self, kind_name: str, entity_id: str) -> Row | None:
+        """The live (not deleted) row, or None."""
+        found = self.rows[kind_name].get(str(entity_id))
+        return None if found is None or found.deleted else found
+
+    def live_rows(self, kind_name: str) -> list[Row]:
+        return [row for row in self.rows[kind_name].values() if not row.deleted]
+
+    def queryable_rows(self, kind_name: str) -> list[dict]:
+        """The objects a query over `kind_name` sees (live rows, or the company singletons)."""
+        if kind_name == "CompanyInfo":
+            return [self.company_info]
+        if kind_name == "Preferences":
+            return [self.preferences]
+        return [row.data for row in self.live_rows(kind_name)]
+
+    def first_account_of_type(self, account_type: str) -> dict | None:
+        for row in self.live_rows("Account"):
+            if row.data.get("AccountType") == account_type and row.data.get("Active", True):
+                return {"value": row.data["Id"], "name": row.data["Name"]}
+        return None
+
+    def other_pref(self, name: str) -> bool:
+        for pair in self.preferences.get("OtherPrefs", {}).get("NameValue", []):
+            if pair.get("Name") == name:
+                return str(pair.get("Value")).lower() == "true"
+        return False
+
+    def set_other_pref(self, name: str, value: bool) -> None:
+        pairs = self.preferences.setdefault("OtherPrefs", {}).setdefault("NameValue", [])
+        for pair in pairs:
+            if pair.get("Name") == name:
+                pair["Value"] = "true" if value else "false"
+                return
+        pairs.append({"Name": name, "Value": "true" if value else "false"})
+
+    def party_balance(self, kind_name: str, own_id: str | None) -> Decimal:
+        existing = self.row(kind_name, own_id) if own_id else None
+        return existing.data.get("Balance", Decimal("0")) if existing else Decimal("0")
+
+    def next_invoice_number(self) -> str:
+        self.invoice_number += 1
+        return str(self.invoice_number)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def create(
+        self, kind: EntityKind, payload: dict, allow_dup_docnum: bool = False, at: datetime | None = None
+    ) -> WriteResult:
+        data = prepare(self, kind, writable_fields(clean_payload(payload)), None, allow_dup_docnum)
+        moment = at or self.clock.now()
+        self.next_ids[kind.name] += 1
+        entity_id = str(self.next_ids[kind.name])
+        stored = {"Id": entity_id, "SyncToken": "0", **data, "domain": "QBO", "sparse": False}
+        stored["MetaData"] = {"CreateTime": qbo_timestamp(moment), "LastUpdatedTime": qbo_timestamp(moment)}
+        row = Row(kind, stored, moment, moment)
+        self.rows[kind.name][entity_id] = row
+        return WriteResult(row, "Create")
+
+    def current_for_write(self, kind: EntityKind, payload: dict) -> Row:
+        entity_id = payload.get("Id")
+        if entity_id is None or entity_id == "":
+            raise faults.required_param_missing("Id")
+        row = self.row(kind.name, str(entity_id))
+        if row is None:
+            raise faults.object_not_found("Id")
+        sync_token = payload.get("SyncToken")
+        if sync_token is None or sync_token == "":
+            raise faults.required_param_missing("SyncToken")
+        if str(sync_token) != row.data["SyncToken"]:
+            raise faults.stale_object()
+        return row
+
+    def update(self, kind: EntityKind, payload: dict, sparse: bool, allow_dup_docnum: bool = False) -> WriteResult:
+        row = self.current_for_write(kind, payload)
+        sent = writable_fields(clean_payload(payload))
+        merged = {**writable_fields(copy.deepcopy(row.data)), **sent} if sparse else sent
+        data = prepare(self, kind, merged, row.data["Id"], allow_dup_docnum)
+        self.commit_update(row, data)
+        return WriteResult(row, "Update")
+
+    def commit_update(self, row: Row, data: dict) -> None:
+        moment = self.clock.now()
+        token = str(int(row.data["SyncToken"]) + 1)
+        created = row.data["MetaData"]["CreateTime"]
+        row.data = {"Id": row.data["Id"], "SyncToken": token, **data, "domain": "QBO", "sparse": False}
+        row.data["MetaData"] = {"CreateTime": created, "LastUpdatedTime": qbo_timestamp(moment)}
+        row.updated_at = moment
+
+    def delete(self, kind: EntityKind, payload: dict) -> WriteResult:
+        if not kind.deletable:
+            raise faults.unsupported_operation("delete", kind.name)
+        row = self.current_for_write(kind, payload)
+        row.deleted = True
+        row.updated_at = self.clock.now()
+        return WriteResult(row, "Delete")
+
+    def void(self, kind: EntityKind, payload: dict) -> WriteResult:
+        if not kind.voidable:
+            raise faults.unsupported_operation("void", kind.name)
+        row = self.current_for_write(kind, payload)
+        data = writable_fields(copy.deepcopy(row.data))
+        for line in data.get("Line", []):
+            line["Amount"] = Decimal("0")
+            detail = line.get("SalesItemLineDetail")
+            if detail is not None:
+                detail["Qty"] = Decimal("0")
+        data["TotalAmt"] = Decimal("0")
+        data["Balance"] = Decimal("0")
+        data["PrivateNote"] = "Voided"
+        self.commit_update(row, data)
+        return WriteResult(row, "Void")
+
+    def duplicate_documents(self) -> int:
+        """Live transactions sharing (type, DocNumber, party) with an earlier one: writes done twice."""
+        seen: set[tuple] = set()
+        duplicates = 0
+        for kind_name, rows in self.rows.items():
+            for row in rows.values():
+                number = row.data.get("DocNumber")
+                if row.deleted or number is None or ENTITY_KINDS[kind_name].is_name_list:
+                    continue
+                party = (row.data.get("VendorRef") or row.data.get("CustomerRef") or {}).get("value")
+                key = (kind_name, number, party)
+                duplicates += key in seen
+                seen.add(key)
+        return duplicates
+
+    def changed_since(self, kind_name: str, since: datetime) -> list[Row]:
+        return [row for row in self.rows[kind_name].values() if row.updated_at > since]

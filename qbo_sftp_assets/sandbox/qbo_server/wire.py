@@ -1,0 +1,43 @@
+"""JSON in and out the way QBO does it: money parsed as Decimal, written back as JSON numbers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def loads(raw: bytes | str) -> Any:
+    return json.loads(raw, parse_float=Decimal)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimals become JSON numbers (whole amounts print as `100.0`, as QBO's do)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_jsonable(item) for item in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(to_jsonable(value), separators=(",", ":")).encode()
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A money or quantity value as sent by a client (number or numeric string); None if absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("boolean is not an amount")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        return Decimal(value.strip())
+    raise ValueError(f"not an amount: {type(value).__name__}")
