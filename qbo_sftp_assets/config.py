@@ -10,11 +10,20 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats.layouts import CsvLayout, FixedWidthLayout
@@ -264,12 +273,23 @@ class TokenStoreSettings(_Strict):
     path: str = ".data/tokens.json"
 
 
+def _layout_kind(value: Any) -> str:
+    """The layout's `kind`; a layout that does not say is CSV, the common case."""
+    return value.get("kind", "csv") if isinstance(value, dict) else getattr(value, "kind", "csv")
+
+
+LayoutConfig = Annotated[
+    Annotated[CsvLayout, Tag("csv")] | Annotated[FixedWidthLayout, Tag("fixed")],
+    Discriminator(_layout_kind),
+]
+
+
 class Config(_Strict):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     tokens: TokenStoreSettings = Field(default_factory=TokenStoreSettings)
     companies: dict[str, Company] = Field(default_factory=dict)
     partners: dict[str, Partner] = Field(default_factory=dict)
-    layouts: dict[str, CsvLayout | FixedWidthLayout] = Field(default_factory=dict)
+    layouts: dict[str, LayoutConfig] = Field(default_factory=dict)
 
     def partner(self, name: str) -> Partner:
         try:
@@ -485,7 +505,9 @@ _TYPE_WORDS = {
 
 
 def _describe(item: Mapping[str, Any]) -> str:
-    loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
+    loc = tuple(item["loc"])
+    if len(loc) > 2 and loc[0] == "layouts" and loc[2] in ("csv", "fixed"):
+        loc = loc[:2] + loc[3:]  # drop the union's tag: the user wrote layouts.NAME.field
     where = _dotted(loc)
     kind = item["type"]
     if kind == "missing":
@@ -498,6 +520,8 @@ def _describe(item: Mapping[str, Any]) -> str:
         return f"{where}: unknown key{hint}{allowed}"
     if kind in _TYPE_WORDS:
         return f"{where}: must be {_TYPE_WORDS[kind]}, got {item.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return f"{where}: {item.get('ctx', {}).get('tag')!r} is not a layout kind; use kind: csv or kind: fixed"
     if kind == "literal_error":
         expected = item.get("ctx", {}).get("expected", "")
         return f"{where}: {item.get('input')!r} is not allowed; use one of {expected}"
@@ -509,10 +533,6 @@ def _describe(item: Mapping[str, Any]) -> str:
     return f"{where}: {item['msg'][0].lower()}{item['msg'][1:]}, got {item.get('input')!r}"
 
 
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in ("CsvLayout", "FixedWidthLayout")
-
-
 def _dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
@@ -521,6 +541,10 @@ def _fields_at(path: tuple[Any, ...]) -> list[str]:
     """The keys the model allows at `path`, to suggest the closest one for a typo."""
     model: Any = Config
     index = 0
+    if path[:1] == ("layouts",) and len(path) >= 2:
+        if len(path) == 2:  # either kind of layout: suggest from both
+            return sorted(set(CsvLayout.model_fields) | set(FixedWidthLayout.model_fields))
+        model, index = FixedWidthLayout, 2  # only fixed-width layouts nest deeper
     while index < len(path):
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []

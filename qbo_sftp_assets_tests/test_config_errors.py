@@ -173,3 +173,19 @@ def test_config_path_comes_from_environment(tmp_path, monkeypatch):
 def test_missing_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError, match="no configuration file here"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_layout_mistakes_name_the_layout_field_and_suggest_the_key():
+    config = valid()
+    config["layouts"] = {
+        "ap": {
+            "kind": "fixed",
+            "records": {"D": {"role": "detail", "fields": [{"name": "x", "strt": 1, "length": 2}]}},
+        },
+        "gl": {"delimiter": ";", "colums": {}},
+        "odd": {"kind": "xml"},
+    }
+    message = problems_of(config)
+    assert "layouts.ap.records.D.fields.0.strt: unknown key; did you mean 'start'?" in message
+    assert "layouts.gl.colums: unknown key; did you mean 'columns'?" in message
+    assert "layouts.odd: 'xml' is not a layout kind; use kind: csv or kind: fixed" in message

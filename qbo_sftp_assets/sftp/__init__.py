@@ -1,1 +1,55 @@
 """SFTP transport on fabric: strict host keys, readiness, claim, streaming download, atomic upload."""
+
+from qbo_sftp_assets.sftp.connection import SftpSession, open_session, probe_host_key
+from qbo_sftp_assets.sftp.errors import (
+    ChangedHostKeyError,
+    HostKeyError,
+    RemoteFileError,
+    SftpAuthError,
+    SftpConnectError,
+    SftpConnectionLostError,
+    SftpError,
+    SftpTimeoutError,
+    TransferIncompleteError,
+    UnknownHostKeyError,
+    UnsafeRemoteNameError,
+)
+from qbo_sftp_assets.sftp.transfer import (
+    ClaimResult,
+    Downloaded,
+    FolderStatus,
+    PartnerFiles,
+    ReadinessTracker,
+    RemoteFile,
+    Uploaded,
+    partner_files,
+    ready_files,
+    snapshot_of,
+)
+
+__all__ = [
+    "ChangedHostKeyError",
+    "ClaimResult",
+    "Downloaded",
+    "FolderStatus",
+    "HostKeyError",
+    "PartnerFiles",
+    "ReadinessTracker",
+    "RemoteFile",
+    "RemoteFileError",
+    "SftpAuthError",
+    "SftpConnectError",
+    "SftpConnectionLostError",
+    "SftpError",
+    "SftpSession",
+    "SftpTimeoutError",
+    "TransferIncompleteError",
+    "UnknownHostKeyError",
+    "UnsafeRemoteNameError",
+    "Uploaded",
+    "open_session",
+    "partner_files",
+    "probe_host_key",
+    "ready_files",
+    "snapshot_of",
+]

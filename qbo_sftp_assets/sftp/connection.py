@@ -1,0 +1,365 @@
+"""The one place that opens an SSH connection: fabric's `Connection` with pinned host keys, no ambient
+keys or agent, every timeout set, keepalive, and a hard deadline around each operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fabric
+import paramiko
+
+from qbo_sftp_assets.config import SftpEndpoint
+from qbo_sftp_assets.sftp.errors import (
+    HostKeyError,
+    RemoteFileError,
+    SftpAuthError,
+    SftpConnectError,
+    SftpConnectionLostError,
+    SftpError,
+    SftpTimeoutError,
+)
+from qbo_sftp_assets.sftp.hostkeys import HostKeyPins, PinnedHostKeyPolicy
+
+log = logging.getLogger("qbo_sftp_assets.sftp")
+
+# Algorithms paramiko 3.x/4.x still offer by default that a modern partner never needs. Only a
+# partner with `legacy_algorithms: true` gets them back (paramiko 5 dropped most of them anyway).
+HARDENED_DISABLED = {
+    "kex": ["diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1", "diffie-hellman-group-exchange-sha1"],
+    "keys": ["ssh-dss"],
+    "ciphers": ["3des-cbc"],
+    "macs": ["hmac-md5", "hmac-md5-96", "hmac-sha1-96"],
+}
+# A larger window lets a 100 MB transfer stream without waiting for window adjustments.
+WINDOW_SIZE = 8 * 1024 * 1024
+MAX_PACKET_SIZE = 32768
+
+
+def _where(endpoint: SftpEndpoint, partner: str) -> str:
+    label = f"{endpoint.user}@{endpoint.host}:{endpoint.port}"
+    return f"{label} (partner {partner!r})" if partner else label
+
+
+class _Watchdog:
+    """One thread per session that closes the connection when the armed deadline passes.
+
+    Arming only writes the deadline; the thread polls a few times a second, so the many short
+    operations of a bulk transfer never wake it (a wake-up per operation costs GIL hand-offs).
+    """
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, on_expire: Callable[[], None]) -> None:
+        self._on_expire = on_expire
+        self._deadline: float | None = None
+        self._stopped = threading.Event()
+        self.expired = False
+        self._thread = threading.Thread(target=self._run, name="sftp-deadline", daemon=True)
+        self._thread.start()
+
+    def arm(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        self._deadline = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.POLL_SECONDS):
+            deadline = self._deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                self.expired = True
+                self._on_expire()
+                return
+
+
+@dataclass
+class SftpSession:
+    """An open, verified SFTP connection to one partner; reuse it for many files, then close it."""
+
+    endpoint: SftpEndpoint
+    partner: str
+    connection: fabric.Connection
+    sftp: paramiko.SFTPClient
+    host_key_fingerprint: str
+    _watchdog: _Watchdog = field(repr=False)
+    _depth: int = field(default=0, repr=False)
+    _limit: float = field(default=0.0, repr=False)
+
+    @property
+    def where(self) -> str:
+        return _where(self.endpoint, self.partner)
+
+    @property
+    def alive(self) -> bool:
+        transport = self.connection.transport
+        return bool(transport and transport.is_active()) and not self._watchdog.expired
+
+    def failure(self, what: str, error: BaseException) -> SftpError:
+        """The user-facing error for `error` raised while doing `what`: a timeout if the deadline
+        closed the connection, a lost connection if the transport died, else a remote file error.
+        A per-request socket timeout also closes the connection: a late answer would be misread."""
+        if isinstance(error, TimeoutError) and not self._watchdog.expired:
+            self._watchdog.expired = True
+            _close_quietly(self.connection)
+        if self._watchdog.expired:
+            return SftpTimeoutError(
+                f"{self.where}: {what} did not finish within {self._limit:g} s, so the connection was closed. "
+                "The server may be stalled; retry later or raise sftp.timeouts.operation."
+            )
+        dropped = isinstance(error, EOFError | paramiko.SSHException) or "socket is closed" in str(error).lower()
+        if dropped or not self.alive:
+            _close_quietly(self.connection)
+            return SftpConnectionLostError(
+                f"{self.where}: the connection dropped during {what}; reconnect and retry (nothing partial "
+                "is left under a final name)."
+            )
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return RemoteFileError(f"{self.where}: {what} failed: {reason}")
+
+    @contextmanager
+    def operation(self, what: str, seconds: float | None = None) -> Iterator[paramiko.SFTPClient]:
+        """Run one remote operation under a hard deadline; on expiry the connection is closed and
+        SftpTimeoutError names what was running. Nested operations share the outer deadline."""
+        if not self.alive:
+            raise self.failure(what, EOFError("closed"))
+        if self._depth:
+            yield self.sftp
+            return
+        self._limit = seconds if seconds is not None else self.endpoint.timeouts.operation
+        self._depth += 1
+        self._watchdog.arm(self._limit)
+        try:
+            yield self.sftp
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            raise self.failure(what, error) from error
+        finally:
+            self._depth -= 1
+            self._watchdog.disarm()
+
+    def close(self) -> None:
+        self._watchdog.stop()
+        _close_quietly(self.connection)
+
+    def __enter__(self) -> SftpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _close_quietly(connection: fabric.Connection) -> None:
+    """Close a connection that may already be dead; a dead peer cannot receive the goodbye."""
+    sftp, connection._sftp = connection._sftp, None
+    if sftp is not None:
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            sftp.close()
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+        connection.close()
+
+
+def open_session(endpoint: SftpEndpoint, *, partner: str = "", environ: Mapping[str, str] | None = None) -> SftpSession:
+    """Connect, verify the host key against the pins, authenticate and open the SFTP channel."""
+    environ = os.environ if environ is None else environ
+    pins = HostKeyPins.parse(endpoint.host_keys)
+    policy = PinnedHostKeyPolicy(pins, host=endpoint.host, port=endpoint.port, partner=partner)
+    connect_kwargs = _auth_kwargs(endpoint, partner, environ)
+    connection = _build_connection(endpoint, partner, pins, policy, connect_kwargs)
+    _open(connection, endpoint, partner)
+    try:
+        transport = connection.transport
+        if endpoint.timeouts.keepalive:
+            transport.set_keepalive(endpoint.timeouts.keepalive)
+        sftp = paramiko.SFTPClient.from_transport(transport, window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE)
+        if sftp is None:
+            raise SftpConnectError(f"{_where(endpoint, partner)}: the server refused to open an SFTP channel")
+        connection._sftp = sftp  # fabric's memoized client, so connection.sftp() returns this one
+        # A per-request read timeout as a second line of defence behind the watchdog.
+        sftp.get_channel().settimeout(endpoint.timeouts.operation)
+    except (OSError, EOFError, paramiko.SSHException) as error:
+        _close_quietly(connection)
+        raise SftpConnectError(
+            f"{_where(endpoint, partner)}: connected but could not start SFTP ({error}). Check that the "
+            "account is allowed the sftp subsystem."
+        ) from None
+    fingerprint = transport.get_remote_server_key().fingerprint
+    log.info("%s: connected, host key %s verified", _where(endpoint, partner), fingerprint)
+    session = SftpSession(
+        endpoint, partner, connection, sftp, fingerprint, _Watchdog(lambda: _close_quietly(connection))
+    )
+    return session
+
+
+def probe_host_key(endpoint: SftpEndpoint, *, partner: str = "") -> paramiko.PKey:
+    """Connect only far enough to see the host key the server presents (for `sftp trust`)."""
+    seen: list[paramiko.PKey] = []
+
+    class _Captured(paramiko.SSHException):
+        pass
+
+    class _Record(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+            seen.append(key)
+            raise _Captured(hostname)
+
+    connection = _build_connection(endpoint, partner, HostKeyPins((), frozenset()), _Record(), {})
+    try:
+        _open(connection, endpoint, partner)
+    except SftpConnectError:
+        if not seen:
+            raise
+    finally:
+        connection.close()
+    if not seen:
+        raise SftpConnectError(f"{_where(endpoint, partner)}: the server presented no host key")
+    return seen[0]
+
+
+def _build_connection(
+    endpoint: SftpEndpoint,
+    partner: str,
+    pins: HostKeyPins,
+    policy: paramiko.MissingHostKeyPolicy,
+    connect_kwargs: dict[str, object],
+) -> fabric.Connection:
+    timeouts = endpoint.timeouts
+    disabled = {} if endpoint.legacy_algorithms else HARDENED_DISABLED
+    if endpoint.legacy_algorithms:
+        log.warning(
+            "%s: legacy SSH algorithms enabled by configuration (legacy_algorithms: true)",
+            _where(endpoint, partner),
+        )
+
+    def transport_factory(sock: socket.socket, disabled_algorithms: object = None) -> paramiko.Transport:
+        transport = paramiko.Transport(
+            sock,
+            default_window_size=WINDOW_SIZE,
+            default_max_packet_size=MAX_PACKET_SIZE,
+            disabled_algorithms=disabled_algorithms,
+        )
+        options = transport.get_security_options()
+        options.key_types = pins.preferred_key_types(endpoint.host, endpoint.port, options.key_types)
+        return transport
+
+    # An explicit empty SSHConfig and a lazy Config: no ~/.ssh/config, /etc/ssh/ssh_config or
+    # fabric.yaml can change where we connect or which key we offer.
+    config = fabric.Config(ssh_config=paramiko.SSHConfig(), lazy=True)
+    connection = fabric.Connection(
+        endpoint.host,
+        user=endpoint.user,
+        port=endpoint.port,
+        config=config,
+        connect_timeout=timeouts.connect,
+        connect_kwargs={
+            **connect_kwargs,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "banner_timeout": timeouts.banner,
+            "auth_timeout": timeouts.auth,
+            "channel_timeout": timeouts.channel,
+            "disabled_algorithms": disabled,
+            "transport_factory": transport_factory,
+        },
+    )
+    connection.client.set_missing_host_key_policy(policy)
+    return connection
+
+
+def _auth_kwargs(endpoint: SftpEndpoint, partner: str, environ: Mapping[str, str]) -> dict[str, object]:
+    auth = endpoint.auth
+    where = _where(endpoint, partner)
+    if auth.password_env:
+        password = environ.get(auth.password_env)
+        if not password:
+            raise SftpAuthError(
+                f"{where}: the password is read from ${auth.password_env}, which is not set. "
+                f"Export {auth.password_env} before running."
+            )
+        return {"password": password}
+    passphrase = None
+    if auth.passphrase_env:
+        passphrase = environ.get(auth.passphrase_env)
+        if not passphrase:
+            raise SftpAuthError(
+                f"{where}: the key passphrase is read from ${auth.passphrase_env}, which is not set. "
+                f"Export {auth.passphrase_env} before running."
+            )
+    key_path = Path(auth.key_file or "").expanduser()
+    try:
+        key = paramiko.PKey.from_path(key_path, passphrase.encode() if passphrase else None)
+    except FileNotFoundError:
+        raise SftpAuthError(f"{where}: the key file {key_path} does not exist; fix sftp.auth.key_file") from None
+    except PermissionError:
+        raise SftpAuthError(f"{where}: the key file {key_path} cannot be read (permission denied)") from None
+    except paramiko.PasswordRequiredException:
+        raise SftpAuthError(
+            f"{where}: the key file {key_path} is encrypted; name the variable holding its passphrase in "
+            "sftp.auth.passphrase_env"
+        ) from None
+    except (paramiko.SSHException, ValueError) as error:
+        hint = (
+            "the passphrase is wrong"
+            if passphrase
+            else "it is not a private key paramiko reads (Ed25519, ECDSA or RSA, OpenSSH or PEM format)"
+        )
+        raise SftpAuthError(f"{where}: cannot load the key file {key_path}: {hint}") from error
+    return {"pkey": key}
+
+
+def _open(connection: fabric.Connection, endpoint: SftpEndpoint, partner: str) -> None:
+    where = _where(endpoint, partner)
+    timeouts = endpoint.timeouts
+    try:
+        connection.open()
+    except HostKeyError:
+        connection.close()
+        raise
+    except paramiko.BadAuthenticationType as error:
+        connection.close()
+        raise SftpAuthError(
+            f"{where}: the server does not offer this authentication method; it allows "
+            f"{', '.join(error.allowed_types) or 'nothing we can use'}. Change sftp.auth."
+        ) from None
+    except paramiko.AuthenticationException:
+        connection.close()
+        method = "password" if endpoint.auth.password_env else f"key {endpoint.auth.key_file}"
+        raise SftpAuthError(
+            f"{where}: authentication failed with the {method}. Check the user name, and that the partner "
+            "installed our public key (or that the password variable holds the current password)."
+        ) from None
+    except TimeoutError:
+        connection.close()
+        raise SftpTimeoutError(
+            f"{where}: no answer within the connect/banner timeouts "
+            f"({timeouts.connect:g} s / {timeouts.banner:g} s). Check the host, port and firewall."
+        ) from None
+    except paramiko.SSHException as error:
+        connection.close()
+        text = str(error)
+        if "banner" in text.lower():
+            raise SftpTimeoutError(
+                f"{where}: no SSH banner within {timeouts.banner:g} s ({text}). Is this port an SSH server?"
+            ) from None
+        hint = ""
+        if "Incompatible" in text or "no acceptable" in text.lower():
+            hint = (
+                " The server offers only algorithms we do not accept; ask the partner to upgrade, or set "
+                "legacy_algorithms: true for this partner if you accept the risk."
+            )
+        raise SftpConnectError(f"{where}: SSH handshake failed: {text}.{hint}") from None
+    except (OSError, EOFError) as error:
+        connection.close()
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or "closed"
+        raise SftpConnectError(f"{where}: cannot connect: {reason}. Check sftp.host and sftp.port.") from None

@@ -1,0 +1,82 @@
+"""Remote names that stay inside their folder: validation, joining, and clash-free alternatives."""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+
+from qbo_sftp_assets.sftp.errors import UnsafeRemoteNameError
+
+MAX_NAME_BYTES = 255
+# Bidirectional overrides can make a name display differently from what it is.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def check_remote_name(name: str) -> str:
+    """Return `name` unchanged if it is one safe file name; raise UnsafeRemoteNameError saying why not."""
+    problem = _name_problem(name)
+    if problem:
+        raise UnsafeRemoteNameError(
+            f"refusing remote file name {name!r}: {problem}. A remote name must be a single file name "
+            "inside its folder (spaces and non-ASCII letters are fine)."
+        )
+    return name
+
+
+def _name_problem(name: str) -> str | None:
+    if not isinstance(name, str) or not name:
+        return "it is empty"
+    if name in (".", ".."):
+        return "it names a folder, not a file"
+    if name.startswith("/"):
+        return "it is an absolute path"
+    if "/" in name or "\\" in name:
+        return "it contains a path separator"
+    if "\x00" in name:
+        return "it contains a NUL character"
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            return f"it contains the control character U+{ord(char):04X}"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"it is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def check_remote_folder(path: str) -> str:
+    """Return a normalised folder path (absolute or relative) whose parts are all safe names."""
+    if not path or path in ("/", "."):
+        return path or "."
+    absolute = path.startswith("/")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    for part in parts:
+        problem = _name_problem(part)
+        if problem:
+            raise UnsafeRemoteNameError(
+                f"refusing remote folder {path!r}: the part {part!r} is unsafe ({problem}). "
+                "Fix the folder in the partner's configuration."
+            )
+    joined = "/".join(parts)
+    return ("/" + joined) if absolute else (joined or ".")
+
+
+def join_folder(root: str, folder: str) -> str:
+    """The folder `folder` under the remote `root` (an absolute `folder` ignores the root)."""
+    folder = check_remote_folder(folder)
+    if folder.startswith("/") or not root:
+        return folder
+    root = check_remote_folder(root)
+    return folder if root == "." else posixpath.join(root, folder) if folder != "." else root
+
+
+def remote_path(folder: str, name: str) -> str:
+    """`folder/name` after checking that `name` is one safe file name."""
+    check_remote_name(name)
+    return name if folder in ("", ".") else posixpath.join(folder, name)
+
+
+def numbered_name(name: str, number: int) -> str:
+    """`invoice.csv` -> `invoice-2.csv`: an alternative name that keeps the extension (and the glob)."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name}-{number}"
+    return f"{stem}-{number}.{extension}"
