@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.formats.builtin_layouts import builtin_layouts
 from qbo_sftp_assets.formats.layouts import CsvLayout, FixedWidthLayout
 
 DEFAULT_CONFIG_FILE = "qbo_sftp.yaml"
@@ -306,11 +307,16 @@ class Config(_Strict):
     def company_of(self, partner_name: str) -> Company:
         return self.companies[self.partner(partner_name).company]
 
+    def all_layouts(self) -> dict[str, CsvLayout | FixedWidthLayout]:
+        """The built-in layouts, overridden and extended by the file's own `layouts:`."""
+        return {**builtin_layouts(), **self.layouts}
+
     def layout(self, name: str) -> CsvLayout | FixedWidthLayout:
+        layouts = self.all_layouts()
         try:
-            return self.layouts[name]
+            return layouts[name]
         except KeyError:
-            raise ConfigError(_unknown("layout", name, self.layouts)) from None
+            raise ConfigError(_unknown("layout", name, layouts)) from None
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -465,6 +471,7 @@ def _without_secrets(node: Any) -> Any:
 
 
 def _broken_references(config: Config) -> Iterable[str]:
+    layouts = config.all_layouts()
     for name, partner in config.partners.items():
         if partner.company not in config.companies:
             yield f"partners.{name}.company: {_unknown('company', partner.company, config.companies)}"
@@ -473,18 +480,18 @@ def _broken_references(config: Config) -> Iterable[str]:
             if rule.format in ("csv", "fixed"):
                 if not rule.layout:
                     yield f"{where}.layout: a {rule.format} rule needs a layout; add layout: NAME from layouts"
-                elif rule.layout not in config.layouts:
-                    yield f"{where}.layout: {_unknown('layout', rule.layout, config.layouts)}"
-                elif config.layouts[rule.layout].kind != rule.format:
-                    yield f"{where}.layout: {rule.layout!r} is a {config.layouts[rule.layout].kind} layout"
+                elif rule.layout not in layouts:
+                    yield f"{where}.layout: {_unknown('layout', rule.layout, layouts)}"
+                elif layouts[rule.layout].kind != rule.format:
+                    yield f"{where}.layout: {rule.layout!r} is a {layouts[rule.layout].kind} layout"
             if rule.format == "x12" and partner.x12 is None:
                 yield f"partners.{name}.x12: an x12 inbound rule needs the x12 identities (our_id, partner_id)"
             if rule.format == "edifact" and partner.edifact is None:
                 yield f"partners.{name}.edifact: an edifact inbound rule needs edifact identities"
         for feed_name, feed in partner.outbound.items():
             where = f"partners.{name}.outbound.{feed_name}"
-            if feed.layout and feed.layout not in config.layouts:
-                yield f"{where}.layout: {_unknown('layout', feed.layout, config.layouts)}"
+            if feed.layout and feed.layout not in layouts:
+                yield f"{where}.layout: {_unknown('layout', feed.layout, layouts)}"
             if feed.format == "x12_810" and partner.x12 is None:
                 yield f"partners.{name}.x12: feed {feed_name!r} writes X12, which needs the x12 identities"
 

@@ -1,4 +1,4 @@
-"""`qbo-sftp demo` (what `make demo` runs) and `qbo-sftp dev` (the Dagster UI)."""
+"""`qbo-sftp demo` (what `make demo` runs) and `qbo-sftp dev` (the Dagster UI on the embedded sandboxes)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from qbo_sftp_assets.demo import run_demo
+from qbo_sftp_assets.embedded import connect_company, embedded_environment
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -18,14 +19,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=lambda args: run_demo(Path(args.workdir)))
     dev = commands.add_parser("dev", help="the Dagster UI (dagster dev -w workspace.yaml)")
     dev.add_argument("--port", default="3000")
+    dev.add_argument(
+        "--embedded",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run on the embedded QBO sandbox and SFTP server (default); --no-embedded uses your config file",
+    )
     dev.set_defaults(handler=serve_dagster_ui)
 
 
 def serve_dagster_ui(args: argparse.Namespace) -> int:
     home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "DAGSTER_HOME": str(home)}
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", args.port]
-    print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
-    return subprocess.call(command, env=environment)
+    environment = {**os.environ, "DAGSTER_HOME": str(home)}
+    if not args.embedded:
+        print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
+        return subprocess.call(command, env=environment)
+    with embedded_environment(Path(".data/dev")) as env:
+        connect_company(env)
+        print(f"QBO sandbox on {env.qbo.base_url}, SFTP server on 127.0.0.1:{env.sftp.port}, config {env.config_path}")
+        print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
+        return subprocess.call(command, env={**environment, **env.environ})

@@ -79,9 +79,10 @@ class Line:
     customer: str | None = None
     kind: str = "item"
     source: Source = field(default_factory=Source)
+    unit: str | None = None  # unit of measure (X12 IT103, e.g. "EA"); None when the format has none
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "amount": str(self.amount),
             "description": self.description,
             "quantity": None if self.quantity is None else str(self.quantity),
@@ -92,6 +93,9 @@ class Line:
             "customer": self.customer,
             "kind": self.kind,
         }
+        if self.unit is not None:
+            data["unit"] = self.unit
+        return data
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 DocumentKind = Literal["bill", "vendor_credit", "journal_entry", "invoice"]
 Encoding = Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"]
@@ -13,6 +13,20 @@ LineTerminator = Literal["\r\n", "\n"]
 # Longest physical line a reader accepts; a longer one means a wrong format or a missing newline, and
 # the cap is what keeps memory bounded on a file without newlines.
 DEFAULT_MAX_LINE_BYTES = 1_048_576
+
+
+# Neutral fields whose fixed-width type is not free: money and quantities are numbers, dates dates,
+# codes and names text (an account "000600" read as a number would lose its zeros).
+_TEXT_FIELDS = (
+    "document_type", "vendor_id", "vendor_name", "number", "terms", "currency", "memo", "po_number", "account",
+    "item", "description", "class", "customer", "entity", "entity_id", "entity_type", "kind",
+)  # fmt: skip
+_FIXED_FIELD_TYPES = {
+    **dict.fromkeys(_TEXT_FIELDS, "text"),
+    **dict.fromkeys(("amount", "quantity", "unit_price", "debit", "credit", "total"), "number"),
+    **dict.fromkeys(("record_count", "document_count", "control_total"), "number"),
+    **dict.fromkeys(("date", "due_date"), "date"),
+}
 
 
 class _Strict(BaseModel):
@@ -32,7 +46,8 @@ class CsvLayout(_Strict):
     `document_types` maps values of the document_type column (case-insensitive) to a document kind,
     on top of the built-in words (bill, credit, credit memo, vendor_credit, invoice, journal_entry...).
     Rows of one document must be adjacent; a document key that reappears within the last
-    `non_adjacent_window` documents is rejected (see csv_format).
+    `non_adjacent_window` documents is rejected (see csv_format). `write_columns` lists the fields
+    the writer writes, in order (default: every field of the document kind, in a fixed order).
     """
 
     kind: Literal["csv"] = "csv"
@@ -49,16 +64,32 @@ class CsvLayout(_Strict):
     document_types: dict[str, DocumentKind] = Field(default_factory=dict)
     formula_escape: bool = True
     line_terminator: LineTerminator = "\r\n"
-    non_adjacent_window: int = Field(default=100_000, ge=0)
+    write_columns: list[str] | None = None
+    non_adjacent_window: int = Field(default=10_000, ge=0)
     max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=80)
 
-    @model_validator(mode="after")
-    def _separators_differ(self) -> CsvLayout:
-        if self.thousands_separator and self.thousands_separator == self.decimal_separator:
+    # Field validators rather than a model validator: the config's error messages name a layout by its
+    # model (the union tag), which a model validator would rename to "function-after[...]".
+    @field_validator("thousands_separator")
+    @classmethod
+    def _separators_differ(cls, value: str, info: ValidationInfo) -> str:
+        if value and value == info.data.get("decimal_separator"):
             raise ValueError("thousands_separator and decimal_separator must differ")
-        if self.delimiter in (self.quotechar, "\r", "\n"):
-            raise ValueError("delimiter must differ from quotechar and from the line ending")
-        return self
+        return value
+
+    @field_validator("quotechar")
+    @classmethod
+    def _delimiter_is_not_a_quote(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("delimiter"):
+            raise ValueError("quotechar must differ from delimiter")
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _delimiter_is_not_a_line_break(cls, value: str) -> str:
+        if value in ("\r", "\n"):
+            raise ValueError("delimiter cannot be a line break")
+        return value
 
 
 class FixedField(_Strict):
@@ -119,29 +150,31 @@ class FixedWidthLayout(_Strict):
     group_by: list[str] = Field(default_factory=lambda: ["vendor_id", "vendor_name", "number"])
     document_types: dict[str, DocumentKind] = Field(default_factory=dict)
     line_terminator: LineTerminator = "\r\n"
-    non_adjacent_window: int = Field(default=100_000, ge=0)
+    non_adjacent_window: int = Field(default=10_000, ge=0)
     max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=80)
 
-    @model_validator(mode="after")
-    def _records_make_sense(self) -> FixedWidthLayout:
-        roles = [record.role for record in self.records.values()]
+    @field_validator("records")
+    @classmethod
+    def _records_make_sense(cls, records: dict[str, FixedRecord], info: ValidationInfo) -> dict[str, FixedRecord]:
+        roles = [record.role for record in records.values()]
         for role in ("file_header", "header", "trailer"):
             if roles.count(role) > 1:
                 raise ValueError(f"only one record type may have role {role!r}")
         if "detail" not in roles:
             raise ValueError("a fixed-width layout needs a record type with role 'detail'")
-        for code in self.records:
-            if len(code) != self.record_type_length:
-                raise ValueError(
-                    f"record type code {code!r} is not {self.record_type_length} characters "
-                    "(record_type_length)"
-                )
-        for code, record in self.records.items():
+        code_length = info.data.get("record_type_length", 1)
+        for code, record in records.items():
+            if len(code) != code_length:
+                raise ValueError(f"record type code {code!r} is not {code_length} characters (record_type_length)")
+            for item in record.fields:
+                wanted = _FIXED_FIELD_TYPES.get(item.name)
+                if wanted and item.type != wanted:
+                    raise ValueError(f"record {code!r} field {item.name!r} must have type {wanted!r}")
             names = [f.name for f in record.fields]
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
                 raise ValueError(f"record {code!r} names fields more than once: {', '.join(duplicates)}")
-        return self
+        return records
 
     def record_with_role(self, role: str) -> tuple[str, FixedRecord] | None:
         for code, record in self.records.items():

@@ -212,11 +212,15 @@ class Ledger:
         ).fetchone()
         return InboundFile(*row)
 
-    def set_inbound_status(self, file_id: int, status: str, detail: str | None = None) -> None:
+    def set_inbound_status(
+        self, file_id: int, status: str, detail: str | None = None, *, remote_path: str | None = None
+    ) -> None:
+        """Record what became of an inbound file; `remote_path` is where it now lies (archive/, error/)."""
         self.transaction(
             lambda c: c.execute(
-                "UPDATE inbound_files SET status = ?, detail = ?, updated_at = ? WHERE id = ?",
-                [status, detail, _now(), file_id],
+                "UPDATE inbound_files SET status = ?, detail = ?, remote_path = coalesce(?, remote_path), "
+                "updated_at = ? WHERE id = ?",
+                [status, detail, remote_path, _now(), file_id],
             )
         )
 

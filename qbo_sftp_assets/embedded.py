@@ -1,0 +1,151 @@
+"""The embedded default: the QBO sandbox and the SFTP server on loopback, and a config that points at them.
+
+`make demo` and `make dev` run on this, so nobody needs an Intuit account or an SFTP server to try it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from qbo_sftp_assets.config import CONFIG_PATH_ENV, Config, load_config
+from qbo_sftp_assets.qbo.oauth import ConsentError, Endpoints, OAuthClient, check_callback, new_state
+from qbo_sftp_assets.qbo.tokens import TokenRecord, TokenStore
+from qbo_sftp_assets.sandbox.qbo_server import FIRST_REALM_ID, RunningSandbox, SandboxSettings, start_sandbox
+from qbo_sftp_assets.sandbox.sftp_server import EmbeddedSftp, start_embedded_sftp
+
+COMPANY = "northwind"
+# Loopback only: the sandbox never sends the browser anywhere, it redirects straight back here.
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+@dataclass(frozen=True)
+class EmbeddedEnvironment:
+    """Both sandboxes running, the config file written for them, and the env vars that config names."""
+
+    workdir: Path
+    config_path: Path
+    qbo: RunningSandbox
+    sftp: EmbeddedSftp
+    environ: dict[str, str]
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+
+def embedded_config(workdir: Path, qbo: RunningSandbox, sftp: EmbeddedSftp) -> dict[str, Any]:
+    """Three partners on the one embedded SFTP server, each in its own folder, posting into one company."""
+    endpoint = sftp.endpoint_settings()
+    return {
+        "ledger": {"path": str(workdir / "ledger.duckdb")},
+        "tokens": {"path": str(workdir / "tokens.json")},
+        "companies": {
+            COMPANY: {
+                "realm_id": FIRST_REALM_ID,
+                "environment": "local",
+                "base_url": qbo.base_url,
+                "redirect_uri": REDIRECT_URI,
+            }
+        },
+        "partners": {
+            "great_lakes_steel": {
+                "company": COMPANY,
+                "sftp": endpoint,
+                "folders": {"root": "great_lakes_steel"},
+                "readiness": {"policy": "rename"},
+                "inbound": [{"pattern": "*.edi", "format": "x12"}],
+                "x12": {"our_id": "NORTHWINDFAB", "partner_id": "GREATLAKES"},
+            },
+            "acme_tractor": {
+                "company": COMPANY,
+                "sftp": endpoint,
+                "folders": {"root": "acme_tractor"},
+                "outbound": {
+                    "weekly_invoices": {
+                        "entities": ["invoices"],
+                        "format": "x12_810",
+                        "schedule": "0 6 * * 1",
+                        "timezone": "America/New_York",
+                    }
+                },
+                "x12": {"our_id": "NORTHWINDFAB", "partner_id": "ACMETRACTOR"},
+            },
+            "legacy_erp": {
+                "company": COMPANY,
+                "sftp": endpoint,
+                "folders": {"root": "legacy_erp"},
+                "readiness": {"policy": "rename"},
+                "inbound": [{"pattern": "*.csv", "format": "csv", "layout": "bills_csv"}],
+                "outbound": {
+                    "vendor_list": {
+                        "entities": ["vendors", "accounts", "classes"],
+                        "format": "csv",
+                        "schedule": "30 5 * * *",
+                        "timezone": "America/New_York",
+                    }
+                },
+                "ack": {"format": "csv"},
+            },
+        },
+    }
+
+
+@contextlib.contextmanager
+def embedded_environment(workdir: Path) -> Iterator[EmbeddedEnvironment]:
+    """Start both sandboxes, write `workdir/qbo_sftp.yaml` for them, and stop them on exit."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (
+        start_sandbox(SandboxSettings()) as qbo,
+        start_embedded_sftp(workdir / "sftp", workdir / "keys") as sftp,
+    ):
+        config_path = workdir / "qbo_sftp.yaml"
+        config_path.write_text(yaml.safe_dump(embedded_config(workdir, qbo, sftp), sort_keys=False))
+        environ = {
+            # The sandbox's published demo credentials, not secrets; the config names these variables.
+            "QBO_CLIENT_ID": qbo.settings.client_id,
+            "QBO_CLIENT_SECRET": qbo.settings.client_secret,
+            CONFIG_PATH_ENV: str(config_path),
+        }
+        yield EmbeddedEnvironment(workdir, config_path, qbo, sftp, environ)
+
+
+@contextlib.contextmanager
+def environment_variables(values: dict[str, str]) -> Iterator[None]:
+    """Set `values` in os.environ for the block, restoring what was there before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def connect_company(env: EmbeddedEnvironment) -> TokenRecord:
+    """The OAuth consent flow against the sandbox, with an HTTP client standing in for the browser."""
+    config = env.config()
+    company = config.company(COMPANY)
+    state = new_state()
+    oauth = OAuthClient(env.qbo.settings.client_id, env.qbo.settings.client_secret, Endpoints.for_company(company))
+    try:
+        consent = httpx.get(oauth.consent_url(company.redirect_uri, state), follow_redirects=False, timeout=10)
+        if consent.status_code != 302:
+            raise ConsentError(f"the sandbox's consent page answered {consent.status_code}, not a redirect")
+        callback = check_callback(dict(httpx.URL(consent.headers["location"]).params), state)
+        grant = oauth.exchange_code(callback.code, company.redirect_uri)
+    finally:
+        oauth.close()
+    record = TokenRecord.from_grant(callback.realm_id, grant)
+    TokenStore(config.tokens.path).put(record)
+    return record

@@ -1,0 +1,660 @@
+"""EDIFACT envelope validation: UNB/UNZ, UNG/UNE and UNH/UNT counts and references, with positions
+and the CONTRL 0085 code of every problem (edi.md §4, §4.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+from qbo_sftp_assets.formats.edifact.tokenizer import (
+    SUPPORTED_SYNTAX_IDS,
+    Segment,
+    SegmentReader,
+    is_digits,
+    trim_empty,
+)
+from qbo_sftp_assets.formats.errors import EdifactParseError
+
+# CONTRL 0085 codes used here (ISO 9735 service code list).
+SYNTAX_NOT_SUPPORTED = "2"
+INVALID_VALUE = "12"
+MISSING = "13"
+VALUE_NOT_SUPPORTED = "14"
+INVALID_CHARACTER = "21"
+REFERENCES_DO_NOT_MATCH = "28"
+COUNT_DOES_NOT_MATCH = "29"
+GROUPS_AND_MESSAGES_MIXED = "30"
+OUTSIDE_MESSAGE = "33"
+
+# A message's issues are capped: CONTRL allows 999 UCS per message, and a runaway file must not
+# turn into an unbounded error list.
+MAX_ISSUES_PER_MESSAGE = 99
+ACKNOWLEDGMENT_TYPES = frozenset({"CONTRL", "APERAK"})
+_ENDS_A_MESSAGE = frozenset({"UNH", "UNZ", "UNB", "UNA", "UNG", "UNE"})  # besides UNT, which closes it
+
+
+@dataclass(frozen=True)
+class SyntaxIssue:
+    """One problem, placed as CONTRL reports it.
+
+    `segment` is the file position; `position` the position in the message (UNH = 1), for UCS
+    0096; `element`/`component` the 1-based S011 position; `name` the element for people
+    (e.g. "UNT 0074").
+    """
+
+    code: str
+    message: str
+    tag: str
+    segment: int | None = None
+    position: int | None = None
+    element: int | None = None
+    component: int | None = None
+    name: str | None = None
+    expected: str | None = None
+
+    def to_error(self, file: str, context: str = "") -> EdifactParseError:
+        text = f"{context}: {self.message}" if context else self.message
+        return EdifactParseError(
+            text,
+            file=file,
+            segment=self.segment,
+            element=self.name or self.tag,
+            expected=self.expected,
+            code=self.code,
+        )
+
+
+@dataclass
+class MessageReport:
+    """A UNH..UNT message as received: identity, size, and what was wrong with it."""
+
+    reference: str
+    message_type: tuple[str, ...]
+    segment: int
+    group: str | None = None
+    segment_count: int = 0
+    issues: list[SyntaxIssue] = field(default_factory=list)
+    document_number: str | None = None
+    buyer: dict[str, Any] | None = None
+
+    @property
+    def type(self) -> str:
+        return self.message_type[0] if self.message_type else ""
+
+    @property
+    def accepted(self) -> bool:
+        return not self.issues
+
+    def add(self, issue: SyntaxIssue) -> None:
+        if len(self.issues) < MAX_ISSUES_PER_MESSAGE:
+            self.issues.append(issue)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "type": ":".join(self.message_type),
+            "segment": self.segment,
+            "segment_count": self.segment_count,
+            "group": self.group,
+            "document_number": self.document_number,
+            "buyer": self.buyer,
+            "accepted": self.accepted,
+            "errors": [issue.code for issue in self.issues],
+        }
+
+
+@dataclass
+class GroupReport:
+    """A UNG..UNE functional group."""
+
+    reference: str
+    function: str
+    sender: tuple[str, ...]
+    recipient: tuple[str, ...]
+    segment: int
+    message_count: int = 0
+    issues: list[SyntaxIssue] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.issues
+
+
+@dataclass
+class InterchangeReport:
+    """A UNB..UNZ interchange: the envelope values a CONTRL echoes, and its messages' fates."""
+
+    syntax_id: str
+    syntax_version: str
+    sender: tuple[str, ...]
+    recipient: tuple[str, ...]
+    date: str
+    time: str
+    reference: str
+    segment: int
+    ack_requested: bool = False
+    test: bool = False
+    una: str | None = None
+    messages: list[MessageReport] = field(default_factory=list)
+    groups: list[GroupReport] = field(default_factory=list)
+    issues: list[SyntaxIssue] = field(default_factory=list)
+    message_count: int = 0
+    rejected_count: int = 0
+    acknowledgment_count: int = 0  # CONTRL / APERAK messages
+
+    @property
+    def accepted(self) -> bool:
+        """The interchange envelope is sound (a rejected group rejects only its own messages)."""
+        return not self.issues
+
+    def accepts_group(self, group: str | None) -> bool:
+        """Whether messages of `group` (UNG 0048; None outside groups) stand: envelope and group sound."""
+        if self.issues:
+            return False
+        return group is None or all(g.accepted for g in self.groups if g.reference == group)
+
+    @property
+    def is_acknowledgment(self) -> bool:
+        """True when every message is itself an acknowledgment (never acknowledged in turn)."""
+        return self.message_count > 0 and self.acknowledgment_count == self.message_count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": "interchange",
+            "syntax": f"{self.syntax_id}:{self.syntax_version}",
+            "sender": ":".join(self.sender),
+            "recipient": ":".join(self.recipient),
+            "date": self.date,
+            "time": self.time,
+            "reference": self.reference,
+            "segment": self.segment,
+            "ack_requested": self.ack_requested,
+            "test": self.test,
+            "accepted": self.accepted,
+            "errors": [issue.code for issue in self.issues],
+            "groups": [
+                {"reference": g.reference, "function": g.function, "messages": g.message_count} for g in self.groups
+            ],
+            "message_count": self.message_count,
+            "rejected_count": self.rejected_count,
+            "messages": [m.as_dict() for m in self.messages],
+        }
+
+
+def _components(seg: Segment, element: int) -> tuple[str, ...]:
+    """A composite with its trailing empty components dropped."""
+    return tuple(trim_empty(seg.element(element)))
+
+
+def _invalid_character_issue(seg: Segment, position: int | None) -> SyntaxIssue:
+    assert seg.invalid is not None
+    element, component, char = seg.invalid
+    return SyntaxIssue(
+        INVALID_CHARACTER,
+        f"character {char!r} is not allowed by the interchange's syntax level",
+        seg.tag,
+        segment=seg.number,
+        position=position,
+        element=element or None,
+        component=component or None,
+        name=f"{seg.tag} element {element}" if element else seg.tag,
+        expected="characters of the syntax level named in UNB S001",
+    )
+
+
+class EnvelopeWalker:
+    """Checks the envelopes of a segment stream and yields each message whose envelope is sound.
+
+    `interchanges` grows as UNBs arrive (so a caller sees the current one while iterating); an
+    interchange's UNZ checks are known only once its UNZ (or the end) has been read. `keep_messages`
+    False keeps only rejected messages' reports, for bounded memory on very large files.
+    """
+
+    def __init__(self, segments: Iterable[Segment], *, file: str = "", keep_messages: bool = True) -> None:
+        self.file = file
+        self.keep_messages = keep_messages
+        self.interchanges: list[InterchangeReport] = []
+        self.stray: list[SyntaxIssue] = []
+        self._segments = segments
+        self._flagged = segments.flagged if isinstance(segments, SegmentReader) else None
+
+    def __iter__(self) -> Iterator[tuple[InterchangeReport, MessageReport, list[Segment]]]:
+        interchange: InterchangeReport | None = None
+        group: GroupReport | None = None
+        message: MessageReport | None = None
+        body: list[Segment] = []
+        una: str | None = None
+        seen_any = False
+        stray_reported = False
+        outside_reported = False
+
+        segments = self._segments
+        # Chunks of segments from the tokenizer, flattened in C: cheaper than a generator per segment.
+        flat = chain.from_iterable(segments.batches()) if isinstance(segments, SegmentReader) else segments
+        for seg in flat:
+            tag = seg.tag
+            if message is not None:
+                if tag == "UNT":
+                    assert interchange is not None
+                    self._close_message(interchange, message, body, seg)
+                    if message.accepted:
+                        yield interchange, message, body
+                    message, body = None, []
+                    continue
+                if tag not in _ENDS_A_MESSAGE:
+                    body.append(seg)
+                    continue
+                assert interchange is not None
+                message.add(
+                    SyntaxIssue(
+                        MISSING,
+                        f"message {message.reference} has no UNT before {tag}",
+                        "UNT",
+                        segment=seg.number,
+                        name="UNT",
+                        expected=f"UNT+{len(body) + 2}+{message.reference}",
+                    )
+                )
+                message.segment_count = len(body) + 1
+                self._file_message(interchange, message)
+                message, body = None, []
+
+            if tag == "UNA":
+                if interchange is not None:
+                    self._missing_unz(interchange, group, seg)
+                    interchange, group = None, None
+                una = seg.get(0)
+                seen_any = True
+                continue
+            if tag == "UNB":
+                if interchange is not None:
+                    self._missing_unz(interchange, group, seg)
+                    group = None
+                interchange = self._open_interchange(seg, una)
+                una = None
+                seen_any = True
+                stray_reported = outside_reported = False
+                continue
+            if interchange is None:
+                if not seen_any:
+                    raise EdifactParseError(
+                        f"not an EDIFACT interchange: starts with segment {tag!r}",
+                        file=self.file,
+                        segment=seg.number,
+                        expected="UNA or UNB",
+                        code=MISSING,
+                    )
+                if not stray_reported:
+                    self.stray.append(
+                        SyntaxIssue(
+                            OUTSIDE_MESSAGE,
+                            f"segment {tag} outside any interchange",
+                            tag,
+                            segment=seg.number,
+                            expected="UNB",
+                        )
+                    )
+                    stray_reported = True
+                continue
+            if tag == "UNH":
+                message = self._open_message(interchange, group, seg)
+                body = [seg]
+            elif tag == "UNZ":
+                if group is not None:
+                    self._missing_une(interchange, group, seg)
+                    group = None
+                self._close_interchange(interchange, seg)
+                interchange = None
+            elif tag == "UNG":
+                if group is not None:
+                    self._missing_une(interchange, group, seg)
+                group = self._open_group(interchange, seg)
+            elif tag == "UNE":
+                if group is None:
+                    self._interchange_issue(
+                        interchange,
+                        SyntaxIssue(OUTSIDE_MESSAGE, "UNE without UNG", "UNE", segment=seg.number),
+                    )
+                else:
+                    self._close_group(group, seg)
+                    group = None
+            elif not outside_reported:
+                self._interchange_issue(
+                    interchange,
+                    SyntaxIssue(
+                        OUTSIDE_MESSAGE,
+                        f"segment {tag!r} outside a message",
+                        tag or "UNH",
+                        segment=seg.number,
+                        expected="UNH, UNG or UNZ",
+                    ),
+                )
+                outside_reported = True
+
+        if message is not None:
+            assert interchange is not None
+            message.add(
+                SyntaxIssue(
+                    MISSING,
+                    f"message {message.reference} has no UNT before the end of the file",
+                    "UNT",
+                    name="UNT",
+                    expected=f"UNT+{len(body) + 1}+{message.reference}",
+                )
+            )
+            message.segment_count = len(body)
+            self._file_message(interchange, message)
+        if interchange is not None:
+            self._missing_unz(interchange, group, None)
+        if not seen_any:
+            raise EdifactParseError(
+                "empty input: no EDIFACT interchange", file=self.file, expected="UNA or UNB", code=MISSING
+            )
+
+    # -- interchange ---------------------------------------------------------------------------------
+
+    def _open_interchange(self, unb: Segment, una: str | None) -> InterchangeReport:
+        syntax = unb.element(0)
+        report = InterchangeReport(
+            syntax_id=unb.get(0, 0),
+            syntax_version=unb.get(0, 1),
+            sender=_components(unb, 1),
+            recipient=_components(unb, 2),
+            date=unb.get(3, 0),
+            time=unb.get(3, 1),
+            reference=unb.get(4),
+            segment=unb.number,
+            ack_requested=unb.get(8) == "1",
+            test=unb.get(10) == "1",
+            una=una,
+        )
+        self.interchanges.append(report)
+        checks = (
+            (not syntax or not syntax[0], MISSING, "UNB S001 syntax identifier is missing", 1, 1, "UNOA, UNOB or UNOC"),
+            (
+                bool(syntax and syntax[0]) and syntax[0] not in SUPPORTED_SYNTAX_IDS,
+                SYNTAX_NOT_SUPPORTED,
+                f"syntax identifier {report.syntax_id!r} is not supported",
+                1,
+                1,
+                "UNOA, UNOB or UNOC",
+            ),
+            (
+                bool(syntax and syntax[0]) and report.syntax_version not in ("1", "2", "3", "4"),
+                SYNTAX_NOT_SUPPORTED,
+                f"syntax version {report.syntax_version!r} is not supported",
+                1,
+                2,
+                "1, 2, 3 or 4",
+            ),
+            (not report.sender or not report.sender[0], MISSING, "UNB S002 sender is missing", 2, 1, "a sender id"),
+            (
+                not report.recipient or not report.recipient[0],
+                MISSING,
+                "UNB S003 recipient is missing",
+                3,
+                1,
+                "a recipient id",
+            ),
+            (
+                not report.reference,
+                MISSING,
+                "UNB 0020 interchange control reference is missing",
+                5,
+                None,
+                "a reference",
+            ),
+        )
+        for failed, code, text, element, component, expected in checks:
+            if failed:
+                report.issues.append(
+                    SyntaxIssue(
+                        code,
+                        text,
+                        "UNB",
+                        segment=unb.number,
+                        element=element,
+                        component=component,
+                        name=f"UNB element {element}",
+                        expected=expected,
+                    )
+                )
+        if unb.invalid is not None:
+            report.issues.append(_invalid_character_issue(unb, None))
+        return report
+
+    def _interchange_issue(self, interchange: InterchangeReport, issue: SyntaxIssue) -> None:
+        if len(interchange.issues) < MAX_ISSUES_PER_MESSAGE:
+            interchange.issues.append(issue)
+
+    def _close_interchange(self, interchange: InterchangeReport, unz: Segment) -> None:
+        if unz.invalid is not None:
+            self._interchange_issue(interchange, _invalid_character_issue(unz, None))
+        expected_count = len(interchange.groups) if interchange.groups else interchange.message_count
+        counted = "groups" if interchange.groups else "messages"
+        count = unz.get(0)
+        if count != str(expected_count) and not (is_digits(count) and int(count) == expected_count):
+            self._interchange_issue(
+                interchange,
+                SyntaxIssue(
+                    COUNT_DOES_NOT_MATCH,
+                    f"UNZ counts {count or 'nothing'} but the interchange has {expected_count} {counted}",
+                    "UNZ",
+                    segment=unz.number,
+                    element=1,
+                    name="UNZ 0036",
+                    expected=str(expected_count),
+                ),
+            )
+        if unz.get(1) != interchange.reference:
+            self._interchange_issue(
+                interchange,
+                SyntaxIssue(
+                    REFERENCES_DO_NOT_MATCH,
+                    f"UNZ reference {unz.get(1)!r} does not match UNB 0020 {interchange.reference!r}",
+                    "UNZ",
+                    segment=unz.number,
+                    element=2,
+                    name="UNZ 0020",
+                    expected=interchange.reference,
+                ),
+            )
+
+    def _missing_unz(self, interchange: InterchangeReport, group: GroupReport | None, seg: Segment | None) -> None:
+        if group is not None:
+            self._missing_une(interchange, group, seg)
+        where = f"before segment {seg.tag}" if seg is not None else "before the end of the file"
+        self._interchange_issue(
+            interchange,
+            SyntaxIssue(
+                MISSING,
+                f"interchange {interchange.reference} has no UNZ {where}",
+                "UNZ",
+                segment=None if seg is None else seg.number,
+                name="UNZ",
+                expected=f"UNZ+{len(interchange.groups) or interchange.message_count}+{interchange.reference}",
+            ),
+        )
+
+    # -- groups --------------------------------------------------------------------------------------
+
+    def _open_group(self, interchange: InterchangeReport, ung: Segment) -> GroupReport:
+        group = GroupReport(
+            reference=ung.get(4),
+            function=ung.get(0),
+            sender=_components(ung, 1),
+            recipient=_components(ung, 2),
+            segment=ung.number,
+        )
+        interchange.groups.append(group)
+        if interchange.message_count and len(interchange.groups) == 1:
+            self._interchange_issue(
+                interchange,
+                SyntaxIssue(
+                    GROUPS_AND_MESSAGES_MIXED, "functional groups and messages are mixed", "UNG", segment=ung.number
+                ),
+            )
+        if not group.reference:
+            group.issues.append(
+                SyntaxIssue(MISSING, "UNG 0048 group reference is missing", "UNG", segment=ung.number, element=5)
+            )
+        if ung.invalid is not None:
+            group.issues.append(_invalid_character_issue(ung, None))
+        return group
+
+    def _close_group(self, group: GroupReport, une: Segment) -> None:
+        count = une.get(0)
+        if not (is_digits(count) and int(count) == group.message_count):
+            group.issues.append(
+                SyntaxIssue(
+                    COUNT_DOES_NOT_MATCH,
+                    f"UNE counts {count or 'nothing'} but the group has {group.message_count} messages",
+                    "UNE",
+                    segment=une.number,
+                    element=1,
+                    name="UNE 0060",
+                    expected=str(group.message_count),
+                )
+            )
+        if une.get(1) != group.reference:
+            group.issues.append(
+                SyntaxIssue(
+                    REFERENCES_DO_NOT_MATCH,
+                    f"UNE reference {une.get(1)!r} does not match UNG 0048 {group.reference!r}",
+                    "UNE",
+                    segment=une.number,
+                    element=2,
+                    name="UNE 0048",
+                    expected=group.reference,
+                )
+            )
+
+    def _missing_une(self, interchange: InterchangeReport, group: GroupReport, seg: Segment | None) -> None:
+        group.issues.append(
+            SyntaxIssue(
+                MISSING,
+                f"group {group.reference} has no UNE",
+                "UNE",
+                segment=None if seg is None else seg.number,
+                name="UNE",
+                expected=f"UNE+{group.message_count}+{group.reference}",
+            )
+        )
+
+    # -- messages ------------------------------------------------------------------------------------
+
+    def _open_message(self, interchange: InterchangeReport, group: GroupReport | None, unh: Segment) -> MessageReport:
+        interchange.message_count += 1
+        if group is not None:
+            group.message_count += 1
+        elif interchange.groups:
+            self._interchange_issue(
+                interchange,
+                SyntaxIssue(
+                    GROUPS_AND_MESSAGES_MIXED,
+                    "a message outside a group in an interchange with groups",
+                    "UNH",
+                    segment=unh.number,
+                ),
+            )
+        message = MessageReport(
+            reference=unh.get(0),
+            message_type=_components(unh, 1),
+            segment=unh.number,
+            group=None if group is None else group.reference,
+        )
+        if message.type in ACKNOWLEDGMENT_TYPES:
+            interchange.acknowledgment_count += 1
+        if not message.reference:
+            message.add(
+                SyntaxIssue(
+                    MISSING,
+                    "UNH 0062 message reference is missing",
+                    "UNH",
+                    segment=unh.number,
+                    position=1,
+                    element=1,
+                    name="UNH 0062",
+                    expected="a message reference",
+                )
+            )
+        if len(message.message_type) < 4 or not all(message.message_type[:4]):
+            message.add(
+                SyntaxIssue(
+                    MISSING,
+                    "UNH S009 message identifier is incomplete",
+                    "UNH",
+                    segment=unh.number,
+                    position=1,
+                    element=2,
+                    name="UNH S009",
+                    expected="type:version:release:agency, e.g. INVOIC:D:96A:UN",
+                )
+            )
+        return message
+
+    def _close_message(
+        self, interchange: InterchangeReport, message: MessageReport, body: list[Segment], unt: Segment
+    ) -> None:
+        message.segment_count = len(body) + 1
+        flagged = self._flagged
+        if flagged is not None:
+            # The tokenizer listed its flagged segments: look only when one falls in this message.
+            while flagged and flagged[0] < body[0].number:
+                flagged.popleft()
+            if not flagged or flagged[0] > unt.number:
+                body = []
+        for position, seg in enumerate(body, start=1):
+            if seg.invalid is not None:
+                message.add(_invalid_character_issue(seg, position))
+            if not seg.tag:
+                message.add(
+                    SyntaxIssue(
+                        MISSING,
+                        "empty segment (no tag)",
+                        "",
+                        segment=seg.number,
+                        position=position,
+                        expected="a segment tag",
+                    )
+                )
+        if unt.invalid is not None:
+            message.add(_invalid_character_issue(unt, message.segment_count))
+        count = unt.get(0)
+        if not (is_digits(count) and int(count) == message.segment_count):
+            message.add(
+                SyntaxIssue(
+                    COUNT_DOES_NOT_MATCH,
+                    f"UNT counts {count or 'nothing'} segments but message {message.reference} has "
+                    f"{message.segment_count} (UNH to UNT)",
+                    "UNT",
+                    segment=unt.number,
+                    position=message.segment_count,
+                    element=1,
+                    name="UNT 0074",
+                    expected=str(message.segment_count),
+                )
+            )
+        if unt.get(1) != message.reference:
+            message.add(
+                SyntaxIssue(
+                    REFERENCES_DO_NOT_MATCH,
+                    f"UNT reference {unt.get(1)!r} does not match UNH 0062 {message.reference!r}",
+                    "UNT",
+                    segment=unt.number,
+                    position=message.segment_count,
+                    element=2,
+                    name="UNT 0062",
+                    expected=message.reference,
+                )
+            )
+        self._file_message(interchange, message)
+
+    def _file_message(self, interchange: InterchangeReport, message: MessageReport) -> None:
+        """Keep the message's report; an accepted one may be amended later by the message reader."""
+        if not message.accepted:
+            interchange.rejected_count += 1
+        if self.keep_messages or not message.accepted:
+            interchange.messages.append(message)

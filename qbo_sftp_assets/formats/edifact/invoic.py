@@ -1,0 +1,589 @@
+"""INVOIC (D.96A) messages: one message's segments into a Bill or VendorCredit, and documents back into
+an INVOIC interchange (for partners' test files, round-trip tests and benchmarks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from itertools import islice
+from typing import Any, BinaryIO
+
+from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef, Source, VendorCredit
+from qbo_sftp_assets.formats.edifact.envelope import (
+    INVALID_VALUE,
+    MISSING,
+    VALUE_NOT_SUPPORTED,
+    SyntaxIssue,
+)
+from qbo_sftp_assets.formats.edifact.tokenizer import (
+    DEFAULT_SERVICE_CHARACTERS,
+    Segment,
+    ServiceCharacters,
+    invalid_characters,
+    is_digits,
+    trim_empty,
+)
+
+BILL_CODES = frozenset({"380", "383", "384"})  # commercial invoice, debit note, corrected invoice
+CREDIT_CODES = frozenset({"381"})  # credit note
+DOCUMENT_DATE = "137"
+DUE_DATES = ("13", "140")  # terms net due date, payment due date
+INVOICE_TOTALS = ("77", "86", "39")  # invoice amount, message total, invoice total: first present wins
+LINE_AMOUNT = "203"
+LINE_ITEMS_TOTAL = "79"
+TAX_AMOUNTS = frozenset({"124"})
+TOTAL_TAX = "176"
+ALLOWANCE_CHARGE_AMOUNTS = frozenset({"8", "23", "131", "204"})
+VENDOR_QUALIFIERS = ("SU", "SE", "II")  # supplier, seller, invoice issuer: first present wins
+_CENT = Decimal("0.01")
+_TAX_DESCRIPTION = re.compile(r"^([A-Z]{1,3})(?: (\d+(?:\.\d+)?)%)?$")
+_NUMBER = re.compile(r"-?\d*[.,]?\d*")
+_DATE_FORMATS = {"102": 8, "203": 8, "204": 8, "205": 8, "101": 6, "": 8}
+
+
+@dataclass
+class _LineDraft:
+    segment: Segment
+    position: int
+    item: str | None = None
+    description: str | None = None
+    quantity: Decimal | None = None
+    net_price: Decimal | None = None
+    gross_price: Decimal | None = None
+    amount: Decimal | None = None
+    amount_given: bool = False  # a MOA 203 was there (and reported if it was not a number)
+    unit: str | None = None  # QTY 6411 measure unit, e.g. PCE
+
+
+@dataclass
+class _SummaryDraft:
+    kind: str  # "tax", "charge", "allowance"
+    segment: Segment
+    position: int
+    description: str | None
+    amount: Decimal | None = None
+
+
+@dataclass
+class InvoicMessageReader:
+    """Reads one INVOIC message (its segments from UNH up to, not including, UNT)."""
+
+    body: list[Segment]
+    file: str = ""
+    interchange: str | None = None
+    group: str | None = None
+    issues: list[SyntaxIssue] = field(default_factory=list)
+    parties: dict[str, PartyRef] = field(default_factory=dict)
+
+    def issue(
+        self,
+        code: str,
+        text: str,
+        seg: Segment | None,
+        position: int,
+        *,
+        element: int | None = None,
+        component: int | None = None,
+        name: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.issues.append(
+            SyntaxIssue(
+                code,
+                text,
+                seg.tag if seg is not None else (name or "").split(" ")[0],
+                segment=self.body[0].number + position - 1 if seg is None else seg.number,
+                position=position,
+                element=element,
+                component=component,
+                name=name,
+                expected=expected,
+            )
+        )
+
+    def decimal(self, raw: str, seg: Segment, position: int, element: int, component: int, name: str) -> Decimal | None:
+        """`raw` as a Decimal (either decimal mark), None when empty; an issue (0085 12) when not a number."""
+        if raw.isascii() and raw.replace(".", "", 1).isdigit():
+            return Decimal(raw)  # the common case, without the regex
+        if raw == "":
+            return None
+        value: Decimal | None
+        try:
+            value = Decimal(raw.replace(",", ".", 1) if "," in raw else raw)
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or not _NUMBER.fullmatch(raw):
+            self.issue(
+                INVALID_VALUE,
+                f"{raw!r} is not a number",
+                seg,
+                position,
+                element=element + 1,
+                component=component + 1,
+                name=name,
+                expected="digits with an optional decimal mark",
+            )
+            return None
+        return value
+
+    def date(self, seg: Segment, position: int, dtm: list[str]) -> dt.date | None:
+        value = dtm[1] if len(dtm) > 1 else ""
+        fmt = dtm[2] if len(dtm) > 2 else ""
+        width = _DATE_FORMATS.get(fmt)
+        if width is None:
+            self.issue(
+                VALUE_NOT_SUPPORTED,
+                f"date format {fmt!r} is not supported",
+                seg,
+                position,
+                element=1,
+                component=3,
+                name="DTM 2379",
+                expected="102 (CCYYMMDD), 203, 204, 205 or 101",
+            )
+            return None
+        # Senders often put a CCYYMMDDHHMM value under format 102 (pydifact's own sample does): the
+        # date part is unambiguous, so read it.
+        digits = value[:width]
+        try:
+            if len(digits) != width or not is_digits(digits):
+                raise ValueError(value)
+            if width == 6:
+                return dt.date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
+            return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        except ValueError:
+            self.issue(
+                INVALID_VALUE,
+                f"{value!r} is not a date in format {fmt or '102'}",
+                seg,
+                position,
+                element=1,
+                component=2,
+                name=f"DTM {dtm[0]} 2380",
+                expected="CCYYMMDD" if width == 8 else "YYMMDD",
+            )
+            return None
+
+    def read(self) -> Bill | None:
+        """The document, or None when the message has errors (then in `issues`)."""
+        body = self.body
+        unh = body[0]
+        self._message_reference = unh.get(0)
+        bgm: tuple[Segment, int] | None = None
+        doc_date: dt.date | None = None
+        due_date: dt.date | None = None
+        seen_date = False
+        terms: str | None = None
+        net_days: int | None = None
+        currency: str | None = None
+        memo: str | None = None
+        po_number: str | None = None
+        parties = self.parties
+        lines: list[_LineDraft] = []
+        summary: list[_SummaryDraft] = []
+        totals: dict[str, tuple[Decimal, Segment, int]] = {}
+        current: _LineDraft | None = None
+        group: _SummaryDraft | None = None
+        in_summary = False
+
+        decimal = self.decimal
+        for position, seg in enumerate(islice(body, 1, None), start=2):
+            tag = seg.tag
+            if current is not None:
+                # Inside the detail section: the hot path of a large file.
+                if tag == "MOA":
+                    moa = seg.composite(0)
+                    if len(moa) > 1 and moa[0] == LINE_AMOUNT:
+                        current.amount_given = True
+                        current.amount = decimal(moa[1], seg, position, 0, 1, "MOA 203 5004")
+                    continue
+                if tag == "QTY":
+                    qty = seg.composite(0)
+                    if len(qty) > 1 and qty[0] == "47":
+                        current.quantity = decimal(qty[1], seg, position, 0, 1, "QTY 47 6060")
+                        current.unit = qty[2] if len(qty) > 2 and qty[2] else None
+                    continue
+                if tag == "PRI":
+                    pri = seg.composite(0)
+                    if len(pri) > 1:
+                        if pri[0] == "AAA":
+                            current.net_price = decimal(pri[1], seg, position, 0, 1, "PRI AAA 5118")
+                        elif pri[0] == "AAB":
+                            current.gross_price = decimal(pri[1], seg, position, 0, 1, "PRI AAB 5118")
+                    continue
+                if tag == "IMD":
+                    if current.description is None:
+                        current.description = " ".join(c for c in seg.composite(2)[3:5] if c) or None
+                    continue
+                if tag == "PIA":
+                    if current.item is None:
+                        current.item = seg.get(1, 0) or None
+                    continue
+                if tag != "LIN" and tag != "UNS":
+                    continue  # line-level DTM, NAD, TAX, ALC... do not describe the document
+            if tag == "LIN" and not in_summary:
+                current = _LineDraft(seg, position, item=seg.get(2, 0) or None)
+                lines.append(current)
+            elif tag == "MOA" and in_summary:
+                moa = seg.composite(0)
+                qualifier = moa[0] if moa else ""
+                amount = decimal(moa[1] if len(moa) > 1 else "", seg, position, 0, 1, f"MOA {qualifier} 5004")
+                if amount is None:
+                    continue
+                wanted = TAX_AMOUNTS if group is not None and group.kind == "tax" else ALLOWANCE_CHARGE_AMOUNTS
+                if group is not None and qualifier in wanted:
+                    group.amount = amount
+                elif qualifier not in totals:
+                    totals[qualifier] = (amount, seg, position)
+            elif tag == "UNS":
+                in_summary = True
+                current = None
+            elif in_summary:
+                if tag == "TAX":
+                    rate = seg.get(4, 3)
+                    kind = seg.get(1, 0) or "TAX"
+                    group = _SummaryDraft("tax", seg, position, f"{kind} {rate}%" if rate else kind)
+                    summary.append(group)
+                elif tag == "ALC":
+                    kind = "allowance" if seg.get(0) == "A" else "charge"
+                    group = _SummaryDraft(kind, seg, position, seg.get(4, 3) or seg.get(4, 0) or None)
+                    summary.append(group)
+            elif tag == "BGM":
+                bgm = (seg, position)
+            elif tag == "DTM":
+                dtm = seg.composite(0)
+                qualifier = dtm[0] if dtm else ""
+                if qualifier == DOCUMENT_DATE:
+                    seen_date = True
+                    doc_date = self.date(seg, position, dtm)
+                elif qualifier in DUE_DATES and due_date is None:
+                    due_date = self.date(seg, position, dtm)
+            elif tag == "NAD":
+                qualifier = seg.get(0, 0)
+                name = " ".join(c for c in seg.element(3) if c) or " ".join(c for c in seg.element(2) if c)
+                parties.setdefault(qualifier, PartyRef(id=seg.get(1, 0) or None, name=name or None))
+            elif tag == "CUX" and currency is None:
+                currency = seg.get(0, 1) or None
+            elif tag == "PAT":
+                description = " ".join(c for c in seg.element(1)[3:5] if c)
+                terms = terms or description or None
+                count = seg.get(2, 3)
+                if is_digits(count) and seg.get(2, 2) in ("D", ""):
+                    net_days = int(count)
+                    terms = terms or f"Net {net_days}"
+            elif tag == "RFF" and seg.get(0, 0) == "ON" and po_number is None:
+                po_number = seg.get(0, 1) or None
+            elif tag == "FTX" and memo is None:
+                memo = "".join(seg.element(3)) or None
+
+        end_position = len(body) + 1
+        if bgm is None:
+            self.issue(MISSING, "BGM segment is missing", None, 2, name="BGM", expected="BGM after UNH")
+            return None
+        bgm_seg, bgm_position = bgm
+        doc_code, number = bgm_seg.get(0, 0), bgm_seg.get(1, 0)
+        if doc_code not in BILL_CODES | CREDIT_CODES:
+            self.issue(
+                VALUE_NOT_SUPPORTED,
+                f"document name code {doc_code!r} is not an invoice or credit note",
+                bgm_seg,
+                bgm_position,
+                element=1,
+                component=1,
+                name="BGM 1001",
+                expected="380 invoice, 381 credit note, 383 debit note or 384 corrected invoice",
+            )
+        if not number:
+            self.issue(
+                MISSING,
+                "document number is missing",
+                bgm_seg,
+                bgm_position,
+                element=2,
+                component=1,
+                name="BGM 1004",
+                expected="the invoice number",
+            )
+        if not seen_date:
+            self.issue(
+                MISSING,
+                "document date (DTM 137) is missing",
+                None,
+                bgm_position + 1,
+                name="DTM 137",
+                expected="DTM+137:CCYYMMDD:102",
+            )
+        if not in_summary:
+            self.issue(MISSING, "UNS summary separator is missing", None, end_position, name="UNS", expected="UNS+S")
+
+        built_lines = [self._build_line(draft) for draft in lines]
+        for draft in summary:
+            if draft.amount is None:
+                self.issue(
+                    MISSING,
+                    f"{draft.segment.tag} has no amount",
+                    draft.segment,
+                    draft.position,
+                    name=f"{draft.segment.tag} MOA",
+                    expected="MOA 124" if draft.kind == "tax" else "MOA 8",
+                )
+        if self.issues:
+            return None
+        assert doc_date is not None
+        source = Source(
+            file=self.file,
+            segment=unh.number,
+            interchange=self.interchange,
+            group=self.group,
+            transaction_set=unh.get(0),
+        )
+        item_lines = [line for line in built_lines if line is not None]
+        tax_lines = [self._summary_line(draft, source) for draft in summary if draft.kind == "tax"]
+        other_lines = [self._summary_line(draft, source) for draft in summary if draft.kind != "tax"]
+        if not tax_lines and TOTAL_TAX in totals:
+            amount, seg, _ = totals[TOTAL_TAX]
+            tax_lines.append(Line(amount=amount, description="TAX", kind="tax", source=self._at(source, seg)))
+        all_lines = (*item_lines, *tax_lines, *other_lines)
+        items_total = sum((line.amount for line in item_lines), Decimal(0))
+        if LINE_ITEMS_TOTAL in totals:
+            stated, seg, position = totals[LINE_ITEMS_TOTAL]
+            if stated != items_total:
+                self._total_mismatch("79", "total line items", stated, items_total, seg, position)
+        total: Decimal | None = None
+        for qualifier in INVOICE_TOTALS:
+            if qualifier in totals:
+                total, seg, position = totals[qualifier]
+                computed = sum((line.amount for line in all_lines), Decimal(0))
+                if total != computed:
+                    self._total_mismatch(qualifier, "invoice total", total, computed, seg, position)
+                break
+        if self.issues:
+            return None
+        if due_date is None and net_days is not None:
+            due_date = doc_date + dt.timedelta(days=net_days)
+        vendor = next((parties[q] for q in VENDOR_QUALIFIERS if q in parties), PartyRef())
+        kind = VendorCredit if doc_code in CREDIT_CODES else Bill
+        return kind(
+            vendor=vendor,
+            number=number,
+            date=doc_date,
+            lines=all_lines,
+            due_date=due_date,
+            terms=terms,
+            currency=currency,
+            memo=memo,
+            total=total,
+            po_number=po_number,
+            source=source,
+        )
+
+    def _total_mismatch(
+        self, qualifier: str, label: str, stated: Decimal, computed: Decimal, seg: Segment, position: int
+    ) -> None:
+        self.issue(
+            INVALID_VALUE,
+            f"MOA {qualifier} {label} {stated} does not equal the sum of the lines {computed}",
+            seg,
+            position,
+            element=1,
+            component=2,
+            name=f"MOA {qualifier} 5004",
+            expected=str(computed),
+        )
+
+    def _build_line(self, draft: _LineDraft) -> Line | None:
+        price = draft.net_price if draft.net_price is not None else draft.gross_price
+        amount = draft.amount
+        if amount is None:
+            if draft.amount_given:
+                return None
+            if draft.quantity is None or price is None:
+                self.issue(
+                    MISSING,
+                    f"line {draft.segment.get(0) or draft.position} has no amount (MOA 203)",
+                    draft.segment,
+                    draft.position,
+                    name="MOA 203",
+                    expected="MOA+203:amount, or QTY 47 with PRI AAA",
+                )
+                return None
+            amount = (draft.quantity * price).quantize(_CENT)
+        return Line(
+            amount=amount,
+            description=draft.description,
+            quantity=draft.quantity,
+            unit_price=price,
+            item=draft.item,
+            unit=draft.unit,
+            source=Source(
+                file=self.file,
+                segment=draft.segment.number,
+                interchange=self.interchange,
+                group=self.group,
+                transaction_set=self._message_reference,
+            ),
+        )
+
+    @staticmethod
+    def _at(source: Source, seg: Segment) -> Source:
+        return Source(
+            file=source.file,
+            segment=seg.number,
+            interchange=source.interchange,
+            group=source.group,
+            transaction_set=source.transaction_set,
+        )
+
+    def _summary_line(self, draft: _SummaryDraft, source: Source) -> Line:
+        assert draft.amount is not None
+        amount = -abs(draft.amount) if draft.kind == "allowance" else draft.amount
+        return Line(
+            amount=amount, description=draft.description, kind=draft.kind, source=self._at(source, draft.segment)
+        )
+
+
+# -- writer -------------------------------------------------------------------------------------------
+
+
+def _number(value: Decimal, chars: ServiceCharacters) -> str:
+    text = format(value, "f")
+    return text.replace(".", chars.decimal) if chars.decimal != "." else text
+
+
+def _segment(chars: ServiceCharacters, tag: str, *elements: str | Iterable[str]) -> str:
+    """A segment from already-escaped values; a tuple or list is a composite. Trailing empties are cut."""
+    rendered = [v if isinstance(v, str) else chars.component.join(trim_empty(v)) for v in elements]
+    while rendered and rendered[-1] == "":
+        rendered.pop()
+    return chars.element.join([tag, *rendered]) + chars.terminator
+
+
+def _line_rank(line: Line) -> int:
+    return {"item": 0, "tax": 1}.get(line.kind, 2)
+
+
+def render_invoic_message(
+    document: Bill, reference: str, chars: ServiceCharacters = DEFAULT_SERVICE_CHARACTERS
+) -> list[str]:
+    """The segments (UNH..UNT) of one INVOIC message for `document`, in D.96A order.
+
+    Item lines become LIN groups; "tax" lines summary TAX + MOA 124; "charge" / "allowance" lines
+    summary ALC + MOA 8 (an allowance is negative in the document, positive in the file).
+    """
+    esc = chars.escape
+    s = _segment
+    out = [
+        s(chars, "UNH", esc(reference), ("INVOIC", "D", "96A", "UN")),
+        s(chars, "BGM", "381" if isinstance(document, VendorCredit) else "380", esc(document.number or ""), "9"),
+        s(chars, "DTM", (DOCUMENT_DATE, document.date.strftime("%Y%m%d"), "102")),
+    ]
+    if document.due_date is not None:
+        out.append(s(chars, "DTM", ("13", document.due_date.strftime("%Y%m%d"), "102")))
+    if document.memo:
+        out.append(s(chars, "FTX", "AAI", "", "", esc(document.memo)))
+    if document.po_number:
+        out.append(s(chars, "RFF", ("ON", esc(document.po_number))))
+    vendor = document.vendor
+    out.append(s(chars, "NAD", "SU", (esc(vendor.id or ""), "", "92" if vendor.id else ""), "", esc(vendor.name or "")))
+    if document.currency:
+        out.append(s(chars, "CUX", ("2", esc(document.currency), "4")))
+    if document.terms:
+        out.append(s(chars, "PAT", "1", ("", "", "", esc(document.terms))))
+    lines = sorted(document.lines, key=_line_rank)
+    items = [line for line in lines if line.kind == "item"]
+    for number, line in enumerate(items, start=1):
+        out.append(s(chars, "LIN", str(number), "", (esc(line.item), "SA") if line.item else ""))
+        if line.description:
+            out.append(s(chars, "IMD", "F", "", ("", "", "", esc(line.description))))
+        if line.quantity is not None:
+            out.append(s(chars, "QTY", ("47", _number(line.quantity, chars), esc(line.unit or ""))))
+        out.append(s(chars, "MOA", (LINE_AMOUNT, _number(line.amount, chars))))
+        if line.unit_price is not None:
+            out.append(s(chars, "PRI", ("AAA", _number(line.unit_price, chars))))
+    out.append(s(chars, "UNS", "S"))
+    out.append(s(chars, "MOA", (LINE_ITEMS_TOTAL, _number(sum((i.amount for i in items), Decimal(0)), chars))))
+    if document.total is not None:
+        out.append(s(chars, "MOA", ("77", _number(document.total, chars))))
+    for line in lines:
+        if line.kind == "tax":
+            match = _TAX_DESCRIPTION.match(line.description or "")
+            kind, rate = (match.group(1), match.group(2) or "") if match else ("VAT", "")
+            out.append(s(chars, "TAX", "7", kind, "", "", ("", "", "", rate)))
+            out.append(s(chars, "MOA", ("124", _number(line.amount, chars))))
+        elif line.kind in ("charge", "allowance"):
+            code = "A" if line.kind == "allowance" else "C"
+            out.append(s(chars, "ALC", code, "", "", "", ("", "", "", esc(line.description or ""))))
+            out.append(s(chars, "MOA", ("8", _number(abs(line.amount), chars))))
+        elif line.kind != "item":
+            raise ValueError(f"document {document.number!r}: a line of kind {line.kind!r} has no INVOIC form")
+    out.append(s(chars, "UNT", str(len(out) + 1), esc(reference)))
+    return out
+
+
+_ENCODINGS = {"UNOA": "ascii", "UNOB": "ascii", "UNOC": "latin-1"}
+
+
+def iter_invoic(
+    documents: Iterable[Bill],
+    *,
+    sender: str,
+    recipient: str,
+    reference: str,
+    as_of: dt.datetime,
+    sender_qualifier: str = "14",
+    recipient_qualifier: str = "14",
+    syntax_id: str = "UNOC",
+    syntax_version: str = "3",
+    chars: ServiceCharacters = DEFAULT_SERVICE_CHARACTERS,
+    una: bool = True,
+    newline: bool = False,
+) -> Iterator[bytes]:
+    """Render one interchange holding an INVOIC per document, as encoded chunks (one per message)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    encoding = _ENCODINGS.get(syntax_id)
+    if encoding is None:
+        raise ValueError(f"syntax identifier {syntax_id!r} is not supported (UNOA, UNOB or UNOC)")
+    invalid = invalid_characters(syntax_id, chars.separators)
+    assert invalid is not None
+    esc = chars.escape
+    stamp = as_of.astimezone(dt.UTC)
+    date = stamp.strftime("%Y%m%d" if syntax_version == "4" else "%y%m%d")
+    joiner = "\n" if newline else ""
+    head = [chars.una()] if una or chars != DEFAULT_SERVICE_CHARACTERS else []
+    head.append(
+        _segment(
+            chars,
+            "UNB",
+            (syntax_id, syntax_version),
+            (esc(sender), sender_qualifier),
+            (esc(recipient), recipient_qualifier),
+            (date, stamp.strftime("%H%M")),
+            esc(reference),
+        )
+    )
+    yield (joiner.join(head) + joiner).encode(encoding)
+    count = 0
+    for count, document in enumerate(documents, start=1):
+        segments = render_invoic_message(document, str(count), chars)
+        found = invalid.search("".join(segments))
+        if found is not None:
+            raise ValueError(f"document {document.number!r} has a character outside {syntax_id}: {found.group()!r}")
+        yield (joiner.join(segments) + joiner).encode(encoding)
+    yield (_segment(chars, "UNZ", str(count), esc(reference)) + joiner).encode(encoding)
+
+
+def write_invoic(documents: Iterable[Bill], **options: Any) -> bytes:
+    """The whole interchange as bytes; keyword options as for `iter_invoic`."""
+    return b"".join(iter_invoic(documents, **options))
+
+
+def write_invoic_to(stream: BinaryIO, documents: Iterable[Bill], **options: Any) -> int:
+    """Stream the interchange into a binary file (bounded memory); returns the bytes written."""
+    written = 0
+    for chunk in iter_invoic(documents, **options):
+        written += stream.write(chunk)
+    return written

@@ -1,0 +1,53 @@
+"""X12 for partners: a streaming tokenizer, envelope validation, 810 read/write, 997 and TA1 acks."""
+
+from qbo_sftp_assets.formats.x12.ack_997 import AckResult, build_acknowledgments
+from qbo_sftp_assets.formats.x12.envelope import (
+    ElementError,
+    GroupAck,
+    InterchangeAck,
+    SegmentError,
+    SetAck,
+    X12Acknowledgment,
+)
+from qbo_sftp_assets.formats.x12.invoice_810 import write_810
+from qbo_sftp_assets.formats.x12.outbound import (
+    DEFAULT_DELIMITERS,
+    ControlNumbers,
+    InMemoryControlNumbers,
+    Parties,
+    X12WriteError,
+)
+from qbo_sftp_assets.formats.x12.reader import acknowledge_x12, iter_x12_documents, read_997, read_x12
+from qbo_sftp_assets.formats.x12.tokenizer import (
+    Delimiters,
+    SegmentBatch,
+    X12DelimiterError,
+    iter_segment_batches,
+    iter_segments,
+)
+
+__all__ = [
+    "DEFAULT_DELIMITERS",
+    "AckResult",
+    "ControlNumbers",
+    "Delimiters",
+    "ElementError",
+    "GroupAck",
+    "InMemoryControlNumbers",
+    "InterchangeAck",
+    "Parties",
+    "SegmentBatch",
+    "SegmentError",
+    "SetAck",
+    "X12Acknowledgment",
+    "X12DelimiterError",
+    "X12WriteError",
+    "acknowledge_x12",
+    "build_acknowledgments",
+    "iter_segment_batches",
+    "iter_segments",
+    "iter_x12_documents",
+    "read_997",
+    "read_x12",
+    "write_810",
+]

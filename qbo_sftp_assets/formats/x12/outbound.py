@@ -1,0 +1,205 @@
+"""Writing X12: control-number counters, the parties of an interchange, and ISA/GS/ST envelopes.
+
+Output is deterministic: control numbers come from the caller's counter, time from `as_of`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
+
+CONTROL_NUMBER_KINDS = ("ISA13", "GS06", "ST02")
+_CONTROL_NUMBER_LIMIT = 999_999_999
+
+DEFAULT_DELIMITERS = Delimiters(element="*", component=":", segment="~", repetition="^")
+
+
+class X12WriteError(ValueError):
+    """A document cannot be written as X12 (a value too long or a missing required field)."""
+
+
+class ControlNumbers(Protocol):
+    """Hands out the next control number of a kind: "ISA13", "GS06" or "ST02" (the ledger persists them)."""
+
+    def next(self, kind: str) -> int: ...
+
+
+class InMemoryControlNumbers:
+    """A `ControlNumbers` kept in memory: every kind counts up from `start` and wraps after 999999999."""
+
+    def __init__(self, start: int = 1) -> None:
+        if not 1 <= start <= _CONTROL_NUMBER_LIMIT:
+            raise ValueError(f"control number must be 1..{_CONTROL_NUMBER_LIMIT}, got {start}")
+        self._next = dict.fromkeys(CONTROL_NUMBER_KINDS, start)
+
+    def next(self, kind: str) -> int:
+        if kind not in self._next:
+            raise ValueError(f"unknown control number kind {kind!r}; expected one of {CONTROL_NUMBER_KINDS}")
+        value = self._next[kind]
+        self._next[kind] = 1 if value >= _CONTROL_NUMBER_LIMIT else value + 1
+        return value
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Who sends and who receives an interchange (ISA05-08, GS02-03) and its version and usage."""
+
+    sender_qualifier: str
+    sender_id: str
+    receiver_qualifier: str
+    receiver_id: str
+    sender_group_id: str | None = None
+    receiver_group_id: str | None = None
+    version: str = "00401"
+    usage: str = "P"
+    ack_requested: bool = False
+
+    @classmethod
+    def from_identity(cls, identity: object) -> Parties:
+        """From a `config.X12Identity` (duck-typed: formats/ does not import the config layer)."""
+        return cls(
+            sender_qualifier=identity.our_qualifier,  # type: ignore[attr-defined]
+            sender_id=identity.our_id,  # type: ignore[attr-defined]
+            receiver_qualifier=identity.partner_qualifier,  # type: ignore[attr-defined]
+            receiver_id=identity.partner_id,  # type: ignore[attr-defined]
+            sender_group_id=identity.our_group_id,  # type: ignore[attr-defined]
+            receiver_group_id=identity.partner_group_id,  # type: ignore[attr-defined]
+            version=identity.version,  # type: ignore[attr-defined]
+            usage=identity.usage,  # type: ignore[attr-defined]
+            ack_requested=identity.request_ta1,  # type: ignore[attr-defined]
+        )
+
+
+def as_parties(identity: object) -> Parties:
+    return identity if isinstance(identity, Parties) else Parties.from_identity(identity)
+
+
+def group_version(interchange_version: str) -> str:
+    """GS08 for an ISA12: `00401` → `004010`, `00501` → `005010`."""
+    return interchange_version + "0"
+
+
+def check_as_of(as_of: dt.datetime) -> dt.datetime:
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be a timezone-aware datetime")
+    return as_of
+
+
+class SegmentWriter:
+    """Collects segments with given delimiters; cleans data of delimiter characters (X12 has no escape)."""
+
+    def __init__(self, delimiters: Delimiters = DEFAULT_DELIMITERS, *, line_breaks: bool = False) -> None:
+        self.delimiters = delimiters
+        self.terminator = delimiters.segment + ("\n" if line_breaks and delimiters.segment != "\n" else "")
+        self._unsafe = str.maketrans(dict.fromkeys(delimiters.characters() + "\r\n", " "))
+        self.segments: list[str] = []
+
+    def clean(self, value: str, longest: int | None = None) -> str:
+        text = value.translate(self._unsafe).strip()
+        return text[:longest] if longest is not None else text
+
+    def render(self, *elements: str) -> str:
+        """One segment's text (no terminator); trailing empty elements are dropped."""
+        values = list(elements)
+        while len(values) > 1 and values[-1] == "":
+            values.pop()
+        return self.delimiters.element.join(values)
+
+    def add(self, *elements: str) -> None:
+        self.segments.append(self.render(*elements))
+
+    def add_raw(self, text: str) -> None:
+        self.segments.append(text)
+
+    def text(self) -> str:
+        return "".join(segment + self.terminator for segment in self.segments)
+
+
+def isa_segment(parties: Parties, control_number: int, as_of: dt.datetime, delimiters: Delimiters) -> str:
+    """The fixed-width 106-byte ISA (without its terminator)."""
+    clean = SegmentWriter(delimiters).clean
+    repetition = delimiters.repetition if parties.version > "00401" and delimiters.repetition else "U"
+    fields = [
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        clean(parties.sender_qualifier).ljust(2)[:2],
+        clean(parties.sender_id).ljust(15)[:15],
+        clean(parties.receiver_qualifier).ljust(2)[:2],
+        clean(parties.receiver_id).ljust(15)[:15],
+        as_of.strftime("%y%m%d"),
+        as_of.strftime("%H%M"),
+        repetition,
+        clean(parties.version).ljust(5)[:5],
+        f"{control_number:09d}",
+        "1" if parties.ack_requested else "0",
+        clean(parties.usage).ljust(1)[:1],
+        delimiters.component,
+    ]
+    return delimiters.element.join(fields)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One functional group to write: GS01, GS08 and its sets, each `[set id, segment text, ...]`.
+
+    `sender` / `receiver` override GS02 / GS03 (an ack answers each group with its ids swapped).
+    """
+
+    functional_id: str
+    version: str
+    sets: Sequence[Sequence[str]]
+    sender: str | None = None
+    receiver: str | None = None
+
+
+def write_interchange(
+    parties: Parties,
+    groups: Sequence[GroupSpec],
+    *,
+    control_numbers: ControlNumbers,
+    as_of: dt.datetime,
+    delimiters: Delimiters = DEFAULT_DELIMITERS,
+    line_breaks: bool = False,
+    leading_segments: Sequence[list[str]] = (),
+) -> bytes:
+    """Render one ISA..IEA holding `groups`; ST/SE, GS/GE and IEA are numbered and counted here.
+
+    `leading_segments` (e.g. a TA1, as element lists) go right after the ISA, before any GS.
+    """
+    check_as_of(as_of)
+    writer = SegmentWriter(delimiters, line_breaks=line_breaks)
+    interchange_number = control_numbers.next("ISA13")
+    writer.add_raw(isa_segment(parties, interchange_number, as_of, delimiters))
+    for segment in leading_segments:
+        writer.add(*(writer.clean(value) for value in segment))
+    for group in groups:
+        group_number = control_numbers.next("GS06")
+        writer.add(
+            "GS",
+            writer.clean(group.functional_id, 2),
+            writer.clean(group.sender or parties.sender_group_id or parties.sender_id),
+            writer.clean(group.receiver or parties.receiver_group_id or parties.receiver_id),
+            as_of.strftime("%Y%m%d"),
+            as_of.strftime("%H%M"),
+            str(group_number),
+            "X",
+            writer.clean(group.version, 12),
+        )
+        set_count = 0
+        for set_id, *body in group.sets:
+            set_count += 1
+            set_number = f"{control_numbers.next('ST02'):04d}"
+            writer.add("ST", writer.clean(set_id, 3), set_number)
+            for segment in body:
+                writer.add_raw(segment)
+            writer.add("SE", str(len(body) + 2), set_number)
+        writer.add("GE", str(set_count), str(group_number))
+    writer.add("IEA", str(len(groups)), f"{interchange_number:09d}")
+    return writer.text().encode("utf-8")

@@ -1,0 +1,195 @@
+"""Reading X12 files: 810s into documents with the structure to acknowledge them, and partners' 997s."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import BinaryIO
+
+from qbo_sftp_assets.formats.documents import Bill, Source
+from qbo_sftp_assets.formats.errors import X12ParseError
+from qbo_sftp_assets.formats.results import ReadResult
+from qbo_sftp_assets.formats.x12.ack_997 import Ack997Reader, AckResult, build_acknowledgments, ta1_result
+from qbo_sftp_assets.formats.x12.envelope import (
+    EnvelopeParser,
+    GroupAck,
+    HandlerFactory,
+    InterchangeAck,
+    SetAck,
+    SetHandler,
+    X12Acknowledgment,
+)
+from qbo_sftp_assets.formats.x12.invoice_810 import Invoice810Reader
+from qbo_sftp_assets.formats.x12.outbound import ControlNumbers
+from qbo_sftp_assets.formats.x12.ta1 import interchange_from_bad_header
+from qbo_sftp_assets.formats.x12.tokenizer import X12DelimiterError, iter_segment_batches
+
+X12Source = bytes | str | os.PathLike[str] | BinaryIO
+
+
+def _handler_factory(total_tolerance: Decimal) -> HandlerFactory:
+    def make(interchange: InterchangeAck, group: GroupAck, set_ack: SetAck, source: Source) -> SetHandler | None:
+        if set_ack.set_id == "810" and group.functional_id == "IN":
+            return Invoice810Reader(source, total_tolerance=total_tolerance)
+        if set_ack.set_id in ("997", "999") and group.functional_id == "FA":
+            return Ack997Reader(source)
+        return None
+
+    return make
+
+
+@contextmanager
+def _open(source: X12Source) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(bytes(source))
+    elif isinstance(source, str | os.PathLike):
+        with open(source, "rb") as stream:
+            yield stream
+    else:
+        yield source
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while parsing: a parse allocates millions of short-lived lists and dicts
+    without cycles, and the collector scanning them repeatedly measured as half the parse time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _file_name(source: X12Source, file: str) -> str:
+    if file:
+        return file
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    return getattr(source, "name", "") if not isinstance(source, bytes) else ""
+
+
+def _parse(source: X12Source, file: str, total_tolerance: Decimal) -> EnvelopeParser:
+    """Parse a whole file. A broken ISA after the first interchange is recorded, not raised."""
+    parser = EnvelopeParser(file=file, factory=_handler_factory(total_tolerance))
+    with _open(source) as stream, _cyclic_gc_paused():
+        try:
+            parser.feed_all(iter_segment_batches(stream, file=file))
+        except X12DelimiterError as error:
+            if not parser.acknowledgment.interchanges:
+                raise
+            parser.close()
+            parser.errors.append(error)
+            bad = interchange_from_bad_header(error)
+            if bad is not None:
+                parser.acknowledgment.interchanges.append(bad)
+        except X12ParseError as error:
+            if not parser.acknowledgment.interchanges:
+                raise
+            parser.close()
+            parser.errors.append(error)
+    return parser
+
+
+def read_x12(
+    source: X12Source, *, file: str = "", total_tolerance: Decimal = Decimal(0)
+) -> tuple[ReadResult, X12Acknowledgment]:
+    """Read every interchange of an X12 file: 810 sets become Bills / VendorCredits.
+
+    Returns the `ReadResult` (documents of accepted sets whose group and interchange were not
+    rejected; envelopes as dicts; every error with its segment position) and the
+    `X12Acknowledgment` to pass to `build_acknowledgments`. Raises `X12ParseError` only when the file
+    cannot be read at all (not X12, or the first ISA's delimiters are invalid).
+    """
+    name = _file_name(source, file)
+    parser = _parse(source, name, total_tolerance)
+    documents = [
+        completed.result
+        for completed in parser.completed
+        if isinstance(completed.result, Bill) and not completed.group.codes and completed.interchange.status != "R"
+    ]
+    result = ReadResult(
+        format="x12",
+        documents=documents,
+        envelopes=[interchange.as_dict() for interchange in parser.acknowledgment.interchanges],
+        errors=list(parser.errors),
+    )
+    return result, parser.acknowledgment
+
+
+def iter_x12_documents(
+    stream: BinaryIO,
+    *,
+    file: str = "",
+    total_tolerance: Decimal = Decimal(0),
+    errors: list[X12ParseError] | None = None,
+) -> Iterator[Bill]:
+    """Stream the Bills / VendorCredits of a file of any size, each as soon as its SE validates.
+
+    Rejected sets are not yielded; their errors are appended to `errors` as they are found (pass a
+    list to see them). Memory stays bounded: no per-set record is kept. Group and interchange
+    trailers are checked after their sets were yielded; use `read_x12` when a broken GE/IEA must
+    withhold its documents.
+    """
+    name = str(file or getattr(stream, "name", "") or "")
+    parser = EnvelopeParser(file=name, factory=_handler_factory(total_tolerance), retain=False)
+    batches = iter_segment_batches(stream, file=name)
+    while True:
+        # The GC pause covers tokenizing and parsing one batch, never the caller's code between yields.
+        with _cyclic_gc_paused():
+            batch = next(batches, None)
+            if batch is None:
+                parser.close()
+            else:
+                parser.feed(batch)
+            ready = [completed.result for completed in parser.completed if isinstance(completed.result, Bill)]
+            parser.completed.clear()
+            if errors is not None:
+                errors.extend(parser.errors)
+            parser.errors.clear()
+        yield from ready
+        if batch is None:
+            return
+
+
+def read_997(source: X12Source, *, file: str = "") -> tuple[list[AckResult], list[X12ParseError]]:
+    """What a partner's 997s / 999s (and TA1s) in this file say about our interchanges, groups and sets.
+
+    Returns the results and the errors found on the way: a 997 set that is itself malformed (say, a
+    wrong SE01) gives no results, only errors, so a caller can tell "not acknowledged" from "unreadable".
+    """
+    name = _file_name(source, file)
+    parser = _parse(source, name, Decimal(0))
+    results: list[AckResult] = []
+    for elements, position, interchange in parser.inbound_ta1s:
+        results.append(ta1_result(elements, position, name, interchange.control_number))
+    for completed in parser.completed:
+        if isinstance(completed.result, list):
+            results.extend(completed.result)
+    return results, list(parser.errors)
+
+
+def acknowledge_x12(
+    source: X12Source,
+    *,
+    control_numbers: ControlNumbers,
+    as_of: dt.datetime,
+    file: str = "",
+    line_breaks: bool = False,
+) -> bytes:
+    """The 997s / TA1s a file gets (empty when none is owed), even when its first ISA is unreadable."""
+    name = _file_name(source, file)
+    try:
+        _, acknowledgment = read_x12(source, file=name)
+    except X12DelimiterError as error:
+        bad = interchange_from_bad_header(error)
+        if bad is None:
+            raise
+        acknowledgment = X12Acknowledgment(file=name, interchanges=[bad])
+    return build_acknowledgments(acknowledgment, control_numbers=control_numbers, as_of=as_of, line_breaks=line_breaks)
