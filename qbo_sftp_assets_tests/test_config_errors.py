@@ -189,3 +189,11 @@ def test_layout_mistakes_name_the_layout_field_and_suggest_the_key():
     assert "layouts.ap.records.D.fields.0.strt: unknown key; did you mean 'start'?" in message
     assert "layouts.gl.colums: unknown key; did you mean 'columns'?" in message
     assert "layouts.odd: 'xml' is not a layout kind; use kind: csv or kind: fixed" in message
+
+
+def test_unknown_partner_reference_names_the_partners_there_are(capsys, tmp_path):
+    path = tmp_path / "qbo_sftp.yaml"
+    path.write_text(VALID)
+    assert main(["--config", str(path), "sftp", "check", "acm"]) != 0
+    err = capsys.readouterr().err
+    assert "unknown partner 'acm'; did you mean 'acme'? (known: acme)" in err

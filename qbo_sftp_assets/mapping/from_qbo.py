@@ -69,68 +69,46 @@ def class_from_qbo(obj: Mapping[str, Any]) -> Class:
     )
 
 
-def bill_from_qbo(obj: Mapping[str, Any]) -> Bill:
-    """A QBO Bill; account-based lines carry the account name, item-based lines the item and quantity."""
-    lines = []
-    for line in obj.get("Line", []):
-        detail_type = line.get("DetailType")
-        detail = line.get(detail_type, {}) if detail_type else {}
-        if detail_type not in ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"):
-            continue
-        lines.append(
-            Line(
-                amount=_money(_require("Bill line", line, "Amount")),
-                description=line.get("Description"),
-                quantity=None if detail.get("Qty") is None else _money(detail["Qty"]),
-                unit_price=None if detail.get("UnitPrice") is None else _money(detail["UnitPrice"]),
-                item=_ref_name(detail.get("ItemRef")),
-                account=_ref_name(detail.get("AccountRef")),
-                class_=_ref_name(detail.get("ClassRef")),
-                customer=_ref_name(detail.get("CustomerRef")),
-            )
-        )
-    vendor = _require("Bill", obj, "VendorRef")
-    return Bill(
-        vendor=PartyRef(id=vendor.get("value"), name=vendor.get("name")),
+def _line(line: Mapping[str, Any], detail: Mapping[str, Any], entity: str) -> Line:
+    return Line(
+        amount=_money(_require(f"{entity} line", line, "Amount")),
+        description=line.get("Description"),
+        quantity=None if detail.get("Qty") is None else _money(detail["Qty"]),
+        unit_price=None if detail.get("UnitPrice") is None else _money(detail["UnitPrice"]),
+        item=_ref_name(detail.get("ItemRef")),
+        account=_ref_name(detail.get("AccountRef")),
+        class_=_ref_name(detail.get("ClassRef")),
+        customer=_ref_name(detail.get("CustomerRef")),
+    )
+
+
+def _transaction(kind: type[Bill], entity: str, party_key: str, obj: Mapping[str, Any], detail_types: set[str]) -> Bill:
+    """The header shared by bills and invoices, with the lines whose DetailType the file can carry."""
+    lines = tuple(
+        _line(line, line[line["DetailType"]], entity)
+        for line in obj.get("Line", [])
+        if line.get("DetailType") in detail_types
+    )
+    party = _require(entity, obj, party_key)
+    return kind(
+        vendor=PartyRef(id=party.get("value"), name=party.get("name")),
         number=obj.get("DocNumber"),
-        date=_date(_require("Bill", obj, "TxnDate")),
+        date=_date(_require(entity, obj, "TxnDate")),
         due_date=_date(obj.get("DueDate")),
         terms=_ref_name(obj.get("SalesTermRef")),
         currency=(obj.get("CurrencyRef") or {}).get("value"),
         memo=obj.get("PrivateNote"),
         total=_money(obj["TotalAmt"]) if obj.get("TotalAmt") is not None else None,
-        lines=tuple(lines),
-        source=_source("Bill", obj),
+        lines=lines,
+        source=_source(entity, obj),
     )
+
+
+def bill_from_qbo(obj: Mapping[str, Any]) -> Bill:
+    """A QBO Bill; account-based lines carry the account name, item-based lines the item and quantity."""
+    return _transaction(Bill, "Bill", "VendorRef", obj, {"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"})
 
 
 def invoice_from_qbo(obj: Mapping[str, Any]) -> Invoice:
-    """A QBO Invoice; its sales-item lines become product lines (item, quantity, unit price)."""
-    lines = []
-    for line in obj.get("Line", []):
-        if line.get("DetailType") != "SalesItemLineDetail":
-            continue
-        detail = line["SalesItemLineDetail"]
-        lines.append(
-            Line(
-                amount=_money(_require("Invoice line", line, "Amount")),
-                description=line.get("Description"),
-                quantity=None if detail.get("Qty") is None else _money(detail["Qty"]),
-                unit_price=None if detail.get("UnitPrice") is None else _money(detail["UnitPrice"]),
-                item=_ref_name(detail.get("ItemRef")),
-                class_=_ref_name(detail.get("ClassRef")),
-            )
-        )
-    customer = _require("Invoice", obj, "CustomerRef")
-    return Invoice(
-        vendor=PartyRef(id=customer.get("value"), name=customer.get("name")),
-        number=obj.get("DocNumber"),
-        date=_date(_require("Invoice", obj, "TxnDate")),
-        due_date=_date(obj.get("DueDate")),
-        terms=_ref_name(obj.get("SalesTermRef")),
-        currency=(obj.get("CurrencyRef") or {}).get("value"),
-        memo=obj.get("PrivateNote"),
-        total=_money(obj["TotalAmt"]) if obj.get("TotalAmt") is not None else None,
-        lines=tuple(lines),
-        source=_source("Invoice", obj),
-    )
+    """A QBO Invoice (the customer in `vendor`); its sales-item lines become product lines."""
+    return _transaction(Invoice, "Invoice", "CustomerRef", obj, {"SalesItemLineDetail"})
