@@ -54,10 +54,43 @@ def test_limiter_uses_a_shorter_minute_on_a_fast_clock() -> None:
     for _ in range(3):
         with limiter.slot(batch=True):
             pass
-    # A 6-second minute plus the arrival margin (0.1 s).
-    assert clock.now == 6.1
+    # A 6-second minute counted from the first answers (at 0): the third goes exactly then, no margin.
+    assert clock.now == 6.0
     assert limiter.stats.snapshot()["batch_requests"] == 3
     assert limiter.stats.snapshot()["waits"] == 1
+
+
+def test_a_request_counts_in_the_window_until_its_answer_is_back() -> None:
+    # The server counts a request when it arrives, which may be as late as the answer: a slow request
+    # sent at 0 and answered at 10 holds its place until 16, not 6.
+    clock = FakeClock()
+    limiter = RealmLimiter(QboLimits(requests_per_minute=1), clock_speed=10, clock=clock, sleep=clock.sleep)
+    with limiter.slot():
+        clock.now = 10.0
+    with limiter.slot():
+        pass
+    assert clock.now == 16.0
+
+
+def test_a_full_window_of_requests_in_flight_waits_for_an_answer() -> None:
+    window = SlidingWindow(1, 0.05)
+    window.acquire(held=True)
+    started = threading.Event()
+    waited: list[float] = []
+
+    def second() -> None:
+        started.set()
+        waited.append(window.acquire())
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    started.wait()
+    time.sleep(0.1)
+    # Longer than the window, but the first event is still in flight, so the second has not gone.
+    assert not waited
+    window.settle()
+    thread.join(timeout=5)
+    assert waited and waited[0] >= 0.1 + 0.05 - 0.01
 
 
 def test_in_flight_cap_holds_across_threads() -> None:

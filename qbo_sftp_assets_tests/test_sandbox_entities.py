@@ -157,6 +157,24 @@ def test_duplicate_bill_number_follows_the_company_preference(qbo_sandbox, qbo_a
     assert stats["duplicate_documents_stored"] == 2
 
 
+def test_duplicate_bill_number_follows_renumbering_deletes_and_vendors(qbo_api):
+    first = qbo_api.post("/bill", json=expense_bill(DocNumber="RN-1")).json()["Bill"]
+    renumbered = qbo_api.post(
+        "/bill", json={"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True, "DocNumber": "RN-2"}
+    )
+    assert renumbered.status_code == 200
+    # The old number is free once its bill carries another; the new one is taken.
+    assert qbo_api.post("/bill", json=expense_bill(DocNumber="RN-1")).status_code == 200
+    taken = qbo_api.post("/bill", json=expense_bill(DocNumber="RN-2"))
+    assert taken.status_code == 400 and f"TxnId={first['Id']}" in fault_of(taken)["Detail"]
+    # The same number for another vendor is not a duplicate bill number.
+    assert qbo_api.post("/bill", json=expense_bill(vendor_id="3", DocNumber="RN-2")).status_code == 200
+    current = renumbered.json()["Bill"]
+    gone = qbo_api.post("/bill", params={"operation": "delete"}, json={"Id": current["Id"], "SyncToken": "1"})
+    assert gone.status_code == 200
+    assert qbo_api.post("/bill", json=expense_bill(DocNumber="RN-2")).status_code == 200
+
+
 def test_delete_bill_leaves_it_unreadable(qbo_api):
     bill = qbo_api.post("/bill", json=expense_bill()).json()["Bill"]
     deleted = qbo_api.post("/bill", params={"operation": "delete"}, json={"Id": bill["Id"], "SyncToken": "0"})

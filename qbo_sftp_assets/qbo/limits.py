@@ -14,7 +14,12 @@ from qbo_sftp_assets.config import QboLimits
 
 
 class SlidingWindow:
-    """At most `limit` events in any `window` seconds; `acquire` blocks until one more fits."""
+    """At most `limit` events in any `window` seconds; `acquire` blocks until one more fits.
+
+    An event acquired with `held=True` counts as happening *now* until `settle()` gives it its final
+    time: a request's place in the server's window is fixed when it arrives, which the sender only
+    knows to be no later than the moment the answer came back.
+    """
 
     def __init__(
         self,
@@ -29,9 +34,11 @@ class SlidingWindow:
         self._clock = clock
         self._sleep = sleep
         self._events: deque[float] = deque()
+        self._held = 0
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
 
-    def acquire(self) -> float:
+    def acquire(self, *, held: bool = False) -> float:
         """Record one event as soon as the window allows; return the seconds spent waiting."""
         waited = 0.0
         while True:
@@ -39,19 +46,36 @@ class SlidingWindow:
                 now = self._clock()
                 while self._events and self._events[0] <= now - self.window:
                     self._events.popleft()
-                if len(self._events) < self.limit:
-                    self._events.append(now)
+                if len(self._events) + self._held < self.limit:
+                    if held:
+                        self._held += 1
+                    else:
+                        self._events.append(now)
                     return waited
+                if not self._events:
+                    # Every counted event is still held: only a `settle()` can start its minute.
+                    self._settled.wait()
+                    waited += self._clock() - now
+                    continue
                 delay = self._events[0] + self.window - now
             # A small floor keeps a busy loop off the CPU when the clock has coarse resolution.
             delay = max(delay, 0.001)
             self._sleep(delay)
             waited += delay
 
+    def settle(self) -> None:
+        """Give one held event its time (now); from here it ages out of the window like any other."""
+        with self._lock:
+            if self._held <= 0:
+                raise RuntimeError("settle() without a held acquire()")
+            self._held -= 1
+            self._events.append(self._clock())
+            self._settled.notify_all()
+
     def __len__(self) -> int:
         with self._lock:
             now = self._clock()
-            return sum(1 for t in self._events if t > now - self.window)
+            return self._held + sum(1 for t in self._events if t > now - self.window)
 
 
 @dataclass
@@ -106,10 +130,10 @@ class RealmLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        # QBO counts a request when it arrives, we when we send it: a small margin keeps a request that
-        # travels faster than the one it replaces in the window from landing a moment too early.
+        # QBO counts a request when it arrives. `slot` keeps each request in the windows until its answer
+        # is back, the latest moment it can have arrived, so the next minute opens exactly then and no
+        # guessed margin for network or queueing delay is needed.
         minute = 60.0 / clock_speed
-        minute += max(0.01 * minute, 0.1)
         self.limits = limits
         self.clock_speed = clock_speed
         self.requests = SlidingWindow(limits.requests_per_minute, minute, clock=clock, sleep=sleep)
@@ -125,12 +149,22 @@ class RealmLimiter:
         with self.in_flight:
             # Counted inside the in-flight slot so a request's minute starts when it can really go.
             if batch:
-                waited += self.batches.acquire()
-            waited += self.requests.acquire()
+                waited += self.batches.acquire(held=True)
+            try:
+                waited += self.requests.acquire(held=True)
+            except BaseException:
+                if batch:
+                    self.batches.settle()
+                raise
             stats.add(requests=1, batch_requests=int(batch))
             if waited:
                 stats.add(waits=1, wait_seconds=waited)
-            yield
+            try:
+                yield
+            finally:
+                self.requests.settle()
+                if batch:
+                    self.batches.settle()
 
 
 _registry: dict[tuple[str, str, QboLimits, float], RealmLimiter] = {}

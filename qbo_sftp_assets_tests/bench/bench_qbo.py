@@ -52,7 +52,7 @@ def run() -> None:
             items = [BatchItem("create", "Bill", bill(vendor, account, f"B{run_tag}-{n}")) for n in range(bills)]
             writes_before = sandbox.state.stats()["realms"][REALM]["writes"].get("Bill", 0)
             started = time.perf_counter()
-            results = client.batch(items, request_id=str(uuid.uuid4()), max_workers=8)
+            results = client.batch(items, request_id=str(uuid.uuid4()), max_workers=limits.max_in_flight)
             elapsed = time.perf_counter() - started
             stats = sandbox.state.stats()["realms"][REALM]
             stored = client.count("Bill", f"DocNumber LIKE 'B{run_tag}-%'")
@@ -60,27 +60,48 @@ def run() -> None:
     surfaced_429 = sum(isinstance(r.error, QboThrottled) for r in results)
     failed = sum(not r.ok for r in results)
     created = stats["writes"].get("Bill", 0) - writes_before
-    duplicates = max(0, created - bills) + max(0, stored - bills)
+    # Counted by the sandbox: writes beyond one per bill, and stored documents that repeat (type, number, vendor).
+    duplicates = max(0, created - bills) + stats["duplicate_documents_stored"]
     sandbox_minutes = elapsed * CLOCK_SPEED / 60.0
     rate = bills / sandbox_minutes
-    ceiling = min(limits.batch_requests_per_minute * BATCH_MAX_ITEMS, limits.requests_per_minute * BATCH_MAX_ITEMS)
+    nominal = min(limits.batch_requests_per_minute, limits.requests_per_minute) * BATCH_MAX_ITEMS
     requests = math.ceil(bills / BATCH_MAX_ITEMS)
     # A sliding window lets a minute's 40 batch requests go at once, so the fastest schedule the limits
-    # allow sends group k of 40 at minute k: the last group starts after (groups - 1) minutes.
-    ideal_minutes = math.ceil(requests / limits.batch_requests_per_minute) - 1
-    absorbed = client.stats["throttled"]
-    print(f"   bills created via batch:          {bills} in {requests} batch requests")
+    # allow sends group k of 40 at minute k: the last group starts after (groups - 1) minutes, and even
+    # with zero processing time no schedule finishes sooner. That bound is the honest ceiling.
+    fastest_minutes = math.ceil(requests / limits.batch_requests_per_minute) - 1
+    print(f"   bills created via batch:          {bills} in {requests} batch requests, {limits.max_in_flight} workers")
     print(f"   elapsed:                          {elapsed:.1f} s real = {sandbox_minutes:.2f} sandbox minutes")
-    print(f"   achieved:                         {rate:,.0f} bills/sandbox-minute")
-    print(f"   nominal ceiling (40/min x 30):    {ceiling:,} bills/min -> ratio {rate / ceiling:.2f}")
-    if ideal_minutes:
-        ratio = ideal_minutes / sandbox_minutes
-        print(f"   fastest schedule allowed:         {ideal_minutes} min -> achieved/ceiling ratio {ratio:.2f}")
+    if fastest_minutes:
+        print(
+            f"   RATIO vs ceiling (strict):        {fastest_minutes / sandbox_minutes:.2f}"
+            f"  (fastest schedule the limits allow: {fastest_minutes} sandbox min; goal >= 0.90)"
+        )
     else:
-        print("   fastest schedule allowed:         one window (too few bills for a rate; use >= 1,230)")
-    print(f"   429s surfaced to the caller:      {surfaced_429} (absorbed by retries: {absorbed:.0f})")
-    print(f"   duplicates in the sandbox:        {duplicates} (sandbox writes {created}, stored {stored})")
-    print(f"   failed items:                     {failed}")
+        print("   RATIO vs ceiling (strict):        n/a (too few bills for a rate; use >= 1,230)")
+    print(
+        f"   literal ratio (not the headline): {rate / nominal:.2f}  ({rate:,.0f} bills/sandbox-min vs "
+        f"{limits.batch_requests_per_minute}/min x {BATCH_MAX_ITEMS} = {nominal:,}; above 1 from the window's burst)"
+    )
+    print(
+        f"   429s: sent by the sandbox {stats['throttled']}, absorbed by client retries "
+        f"{client.stats['throttled']:.0f}, surfaced to the caller {surfaced_429}"
+    )
+    print(f"   sandbox: {created} Bill writes, {stats['duplicate_documents_stored']} duplicate documents stored")
+    checks = {
+        "zero 429s surfaced to the caller": surfaced_429 == 0,
+        "zero duplicates stored (counted in the sandbox)": duplicates == 0,
+        "every bill created once (sandbox writes and a COUNT query agree)": created == bills and stored == bills,
+        "no failed items": failed == 0,
+    }
+    for name, passed in checks.items():
+        print(f"   check: {name:<66} {'ok' if passed else 'FAILED'}")
+    if not all(checks.values()):
+        raise BenchCheckFailed(", ".join(name for name, passed in checks.items() if not passed))
+
+
+class BenchCheckFailed(RuntimeError):
+    """The run broke a condition the ratio depends on (a 429 reached the caller, a duplicate was stored)."""
 
 
 def bill(vendor: str, account: str, doc_number: str) -> dict:

@@ -54,6 +54,9 @@ class RealmStore:
     company_info: dict = field(default_factory=dict)
     duplicate_docnumber_rejections: int = 0
     invoice_number: int = 1000
+    # (kind, DocNumber) -> ids of rows that carried it when written; lookups re-check the row, so an id
+    # whose row has since changed number or been deleted is harmless. Spares a scan of every row per write.
+    doc_number_index: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -72,6 +75,19 @@ class RealmStore:
         if kind_name == "Preferences":
             return [self.preferences]
         return [row.data for row in self.live_rows(kind_name)]
+
+    def rows_with_doc_number(self, kind_name: str, doc_number: str) -> list[Row]:
+        """Live rows of `kind_name` whose DocNumber is `doc_number`, oldest first (the order of `rows`)."""
+        ids = self.doc_number_index.get((kind_name, doc_number), ())
+        found = [self.row(kind_name, entity_id) for entity_id in ids]
+        matching = [row for row in found if row is not None and row.data.get("DocNumber") == doc_number]
+        # `create` issues Ids from a counter, so numeric Id order is creation order.
+        return sorted(matching, key=lambda row: int(row.data["Id"]))
+
+    def index_doc_number(self, row: Row) -> None:
+        doc_number = row.data.get("DocNumber")
+        if isinstance(doc_number, str):
+            self.doc_number_index.setdefault((row.kind.name, doc_number), set()).add(row.data["Id"])
 
     def first_account_of_type(self, account_type: str) -> dict | None:
         for row in self.live_rows("Account"):
@@ -114,6 +130,7 @@ class RealmStore:
         stored["MetaData"] = {"CreateTime": qbo_timestamp(moment), "LastUpdatedTime": qbo_timestamp(moment)}
         row = Row(kind, stored, moment, moment)
         self.rows[kind.name][entity_id] = row
+        self.index_doc_number(row)
         return WriteResult(row, "Create")
 
     def current_for_write(self, kind: EntityKind, payload: dict) -> Row:
@@ -145,6 +162,7 @@ class RealmStore:
         row.data = {"Id": row.data["Id"], "SyncToken": token, **data, "domain": "QBO", "sparse": False}
         row.data["MetaData"] = {"CreateTime": created, "LastUpdatedTime": qbo_timestamp(moment)}
         row.updated_at = moment
+        self.index_doc_number(row)
 
     def delete(self, kind: EntityKind, payload: dict) -> WriteResult:
         if not kind.deletable:

@@ -131,8 +131,8 @@ def check_duplicate_docnumber(store: RealmStore, kind: EntityKind, data: dict, o
         return
     if not store.other_pref(kind.duplicate_docnumber_pref):
         return
-    for row in store.live_rows(kind.name):
-        if row.data["Id"] == own_id or row.data.get("DocNumber") != doc_number:
+    for row in store.rows_with_doc_number(kind.name, doc_number):
+        if row.data["Id"] == own_id:
             continue
         # A bill number is a duplicate for the same vendor (QBO's "warn if duplicate bill number").
         if kind.name == "Bill" and row.data.get("VendorRef", {}).get("value") != data["VendorRef"]["value"]:

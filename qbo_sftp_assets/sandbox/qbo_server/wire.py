@@ -11,19 +11,16 @@ def loads(raw: bytes | str) -> Any:
     return json.loads(raw, parse_float=Decimal)
 
 
-def to_jsonable(value: Any) -> Any:
-    """Decimals become JSON numbers (whole amounts print as `100.0`, as QBO's do)."""
+def decimal_as_number(value: Any) -> float:
+    """`json.dumps` hook: Decimals become JSON numbers (whole amounts print as `100.0`, as QBO's do)."""
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, dict):
-        return {key: to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_jsonable(item) for item in value]
-    return value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(to_jsonable(value), separators=(",", ":")).encode()
+    """Compact JSON; the encoder calls the hook only for Decimals, so the body is never copied to convert it."""
+    return json.dumps(value, separators=(",", ":"), default=decimal_as_number).encode()
 
 
 def to_decimal(value: Any) -> Decimal | None:
