@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,20 @@ def start_embedded_sftp(
             if not posix_rename:
                 raise asyncssh.SFTPOpUnsupported("posix-rename not supported")
             super().posix_rename(oldpath, newpath)
+
+        async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+            # Like OpenSSH's sftp-server, skip an entry that vanishes between readdir and lstat (a
+            # temp file renamed into place meanwhile); asyncssh's default fails the whole listing.
+            local = self.map_path(path)
+            for name in (b".", b".."):
+                yield asyncssh.SFTPName(name, attrs=asyncssh.SFTPAttrs.from_local(os.lstat(os.path.join(local, name))))
+            with os.scandir(local) as entries:
+                for entry in entries:
+                    try:
+                        attrs = asyncssh.SFTPAttrs.from_local(entry.stat(follow_symlinks=False))
+                    except FileNotFoundError:
+                        continue
+                    yield asyncssh.SFTPName(entry.name, attrs=attrs)
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="embedded-sftp", daemon=True)

@@ -6,11 +6,12 @@ import errno
 import hashlib
 import io
 import os
+import posixpath
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -21,7 +22,14 @@ from qbo_sftp_assets.config import Folders, Partner, Readiness
 from qbo_sftp_assets.sftp.connection import SftpSession, open_session
 from qbo_sftp_assets.sftp.errors import RemoteFileError, SftpError, TransferIncompleteError
 from qbo_sftp_assets.sftp.names import check_remote_name, join_folder, numbered_name, remote_path
-from qbo_sftp_assets.sftp.streaming import REQUEST_SIZE, read_remote_file, write_remote_file
+from qbo_sftp_assets.sftp.streaming import (
+    REQUEST_SIZE,
+    WriteJob,
+    WriteResult,
+    read_remote_file,
+    rename_remote_files,
+    write_remote_files,
+)
 
 FolderKind = Literal["inbound", "processing", "archive", "error", "acks", "outbound"]
 FOLDER_KINDS: tuple[FolderKind, ...] = ("inbound", "processing", "archive", "error", "acks", "outbound")
@@ -29,6 +37,11 @@ FOLDER_KINDS: tuple[FolderKind, ...] = ("inbound", "processing", "archive", "err
 IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".filepart", ".partial", ".crdownload")
 CHUNK = 32768
 MAX_NUMBERED_NAMES = 1000
+# Files whose requests `upload_many` keeps in flight together; well under the open-handle limits
+# some servers impose per session (100 is common).
+UPLOAD_BATCH = 32
+# A batch shares one operation deadline, so large files (and streams of unknown size) go alone.
+UPLOAD_BATCH_BYTES = 4 * 1024 * 1024
 Progress = Callable[[int, int], None]
 
 
@@ -203,15 +216,19 @@ class PartnerFiles:
         self.session = session
         self.folders = folders
         self.readiness = readiness or Readiness()
-        self._ensured: set[str] = set()
+        self._ensured: set[str] = set()  # folders known to exist: checked once per session
+        self._folder_paths: dict[str, str] = {}
         self._posix_rename: bool | None = None
 
     def folder(self, kind: str) -> str:
         """The remote path of a folder kind (inbound, processing, ...) or of a sub-path of one."""
-        base, _, rest = kind.partition("/")
-        configured = getattr(self.folders, base) if base in FOLDER_KINDS else base
-        path = join_folder(self.folders.root, configured)
-        return join_folder(path, rest) if rest else path
+        path = self._folder_paths.get(kind)
+        if path is None:
+            base, _, rest = kind.partition("/")
+            configured = getattr(self.folders, base) if base in FOLDER_KINDS else base
+            path = join_folder(self.folders.root, configured)
+            path = self._folder_paths[kind] = join_folder(path, rest) if rest else path
+        return path
 
     def _error(self, what: str, path: str, error: BaseException) -> SftpError:
         return self.session.failure(f"{what} {path!r}", error)
@@ -444,44 +461,141 @@ class PartnerFiles:
         The bytes go to `.name.part` in the same folder, the size is confirmed, then an atomic rename
         makes it visible. An existing file with the same name is never overwritten: identical
         content means a retry already delivered it; different content gets `name-N`.
+        Three round trips: open; writes + fstat + close + "is the final name free?"; rename.
         """
-        check_remote_name(name)
+        (uploaded,) = self._upload_batch([(data, name)], kind, done_suffix, progress)
+        return uploaded
+
+    def upload_many(
+        self,
+        items: Iterable[tuple[bytes | Path | BinaryIO, str]],
+        *,
+        kind: str = "outbound",
+        done_suffix: str | None = None,
+        batch_size: int = UPLOAD_BATCH,
+    ) -> Iterator[Uploaded]:
+        """`upload` for each `(data, name)`, with the requests of up to `batch_size` files in flight.
+
+        Each file gets exactly `upload`'s guarantees; a batch costs the round trips one file does.
+        Results are yielded in order once their batch is in place. If an error is raised, the files
+        already yielded are delivered; others of that batch may be too (a retry of them reports
+        `already_present`). A name given twice goes in a later batch, so the two never race.
+        """
+        batch: list[tuple[bytes | Path | BinaryIO, str]] = []
+        names: set[str] = set()
+        batch_bytes = 0
+        for data, name in items:
+            size = _size_of(data)
+            full = len(batch) >= batch_size or batch_bytes + size > UPLOAD_BATCH_BYTES
+            if batch and (full or name in names):
+                yield from self._upload_batch(batch, kind, done_suffix)
+                batch, names, batch_bytes = [], set(), 0
+            batch.append((data, name))
+            names.add(name)
+            batch_bytes += size
+        if batch:
+            yield from self._upload_batch(batch, kind, done_suffix)
+
+    def _upload_batch(
+        self,
+        items: Sequence[tuple[bytes | Path | BinaryIO, str]],
+        kind: str,
+        done_suffix: str | None,
+        progress: Progress | None = None,
+    ) -> list[Uploaded]:
+        """Upload files with distinct names in one flight per step: open the temps; write, fstat,
+        close each and stat its final name; check every size; rename; write the done-files."""
+        for _data, name in items:
+            check_remote_name(name)
+            if done_suffix:
+                check_remote_name(name + done_suffix)
         folder = self.ensure_folder(kind)
-        source, close_source = _open_source(data)
+        temps = [remote_path(folder, f".{name}.part") for _data, name in items]
+        finals = [posixpath.join(folder, name) if folder not in ("", ".") else name for _data, name in items]
+        sources: list[tuple[BinaryIO, bool]] = []
         try:
-            with self.session.operation(f"uploading {name} to {folder}") as sftp:
-                temp = remote_path(folder, f".{name}.part")
-                reader = _HashingReader(source, progress)
+            for data, _name in items:
+                sources.append(_open_source(data))
+            readers = [_HashingReader(source, progress) for source, _close in sources]
+            single = len(items) == 1
+            what = temps[0] if single else f"{len(items)} files to {folder}"
+            with self.session.operation(
+                f"uploading {items[0][1] if single else f'{len(items)} files'} to {folder}"
+            ) as sftp:
+                jobs = [
+                    WriteJob(temp, reader, probe_path=final)
+                    for temp, reader, final in zip(temps, readers, finals, strict=True)
+                ]
                 try:
-                    result = write_remote_file(sftp, temp, reader, probe_path=remote_path(folder, name))
+                    results = write_remote_files(sftp, jobs)
                 except (OSError, EOFError, paramiko.SSHException) as error:
-                    raise self._error("uploading", temp, error) from None
-                size, written = reader.size, result.size
-                if written != size:
-                    self._remove_quietly(temp)
-                    raise TransferIncompleteError(
-                        f"{self.session.where}: upload of {name!r}: the server holds {written} bytes, we sent {size}"
-                    )
-                sha256 = reader.digest.hexdigest()
-                final_name = self._place(temp, folder, name, size, sha256, result.probe)
-                already_present = final_name is None
-                if already_present:
-                    self._remove_quietly(temp)
-                    final_name = name
-                final = remote_path(folder, final_name)
-                done = None
+                    raise self._error("uploading", what, error) from None
+                for (_data, name), reader, result in zip(items, readers, results, strict=True):
+                    if result.size != reader.size:
+                        for leftover in temps:
+                            self._remove_quietly(leftover)
+                        raise TransferIncompleteError(
+                            f"{self.session.where}: upload of {name!r}: the server holds {result.size} bytes, "
+                            f"we sent {reader.size}"
+                        )
+                placed = self._place_all(items, temps, finals, readers, results, folder)
                 if done_suffix:
-                    # Also on a retry: the earlier attempt may have died between the rename and this.
-                    done = final + done_suffix
-                    try:
-                        if self.exists(done) is None:
-                            write_remote_file(sftp, done, [])
-                    except (OSError, EOFError, paramiko.SSHException) as error:
-                        raise self._error("writing the done-file", done, error) from None
-                return Uploaded(final, final_name, size, sha256, done, already_present)
+                    self._write_done_files(sftp, [uploaded.remote_path + done_suffix for uploaded in placed])
+                    placed = [replace(uploaded, done_file=uploaded.remote_path + done_suffix) for uploaded in placed]
+                return placed
         finally:
-            if close_source:
-                source.close()
+            for source, close_source in sources:
+                if close_source:
+                    source.close()
+
+    def _place_all(
+        self,
+        items: Sequence[tuple[object, str]],
+        temps: Sequence[str],
+        finals: Sequence[str],
+        readers: Sequence[_HashingReader],
+        results: Sequence[WriteResult],
+        folder: str,
+    ) -> list[Uploaded]:
+        """Rename every verified temp whose final name was free, in one flight; the others (and any
+        rename the server refused) go through `_place` one by one, after them."""
+        free = [index for index, result in enumerate(results) if result.probe is None]
+        outcomes: dict[int, OSError | None] = {}
+        if free:
+            posix = self._posix_rename is not False
+            pairs = [(temps[index], finals[index]) for index in free]
+            try:
+                renamed = rename_remote_files(self.session.sftp, pairs, posix=posix)
+            except (OSError, EOFError, paramiko.SSHException) as error:
+                raise self._error("renaming into", folder, error) from None
+            outcomes = dict(zip(free, renamed, strict=True))
+            if posix and None in renamed:
+                self._posix_rename = True
+        placed = []
+        for index, ((_data, name), temp, reader) in enumerate(zip(items, temps, readers, strict=True)):
+            sha256 = reader.digest.hexdigest()
+            if index in outcomes and outcomes[index] is None:
+                placed.append(Uploaded(finals[index], name, reader.size, sha256))
+                continue
+            # `_place` learns whether the server has posix-rename and handles a target that appeared.
+            existing = results[index].probe if index not in outcomes else self.exists(finals[index])
+            final_name = self._place(temp, folder, name, reader.size, sha256, existing)
+            already_present = final_name is None
+            if already_present:
+                self._remove_quietly(temp)
+                final_name = name
+            placed.append(
+                Uploaded(remote_path(folder, final_name), final_name, reader.size, sha256, None, already_present)
+            )
+        return placed
+
+    def _write_done_files(self, sftp: paramiko.SFTPClient, paths: Sequence[str]) -> None:
+        """Create each empty done-file that is missing; an existing one is left as it is (also on a
+        retry: the earlier attempt may have died between the rename and this)."""
+        try:
+            write_remote_files(sftp, [WriteJob(path, (), truncate=False) for path in paths])
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            raise self._error("writing the done-file", paths[0] if len(paths) == 1 else "done-files", error) from None
 
     def _place(
         self, temp: str, folder: str, name: str, size: int, sha256: str, existing: paramiko.SFTPAttributes | None
@@ -534,6 +648,18 @@ def _safe(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _size_of(data: bytes | Path | BinaryIO) -> int:
+    """The upload's size where it is known without reading it; a stream counts as too big to batch."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return len(data)
+    if isinstance(data, Path):
+        try:
+            return data.stat().st_size
+        except OSError:
+            return UPLOAD_BATCH_BYTES + 1  # the upload itself reports the problem
+    return UPLOAD_BATCH_BYTES + 1
 
 
 def _open_source(data: bytes | Path | BinaryIO) -> tuple[BinaryIO, bool]:

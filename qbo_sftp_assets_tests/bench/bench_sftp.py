@@ -1,24 +1,25 @@
 """SFTP throughput: our transport vs OpenSSH's `sftp -b` against the same sshd in the same run.
 
 Sizes: QBO_SFTP_BENCH_FILES (1000), QBO_SFTP_BENCH_FILE_KB (10), QBO_SFTP_BENCH_BIG_MB (100).
+Rounds: QBO_SFTP_BENCH_ROUNDS (5, small files) and QBO_SFTP_BENCH_BIG_ROUNDS (3, the big file).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbo_sftp_assets.config import Folders, SftpEndpoint
 from qbo_sftp_assets.sftp.connection import open_session
 from qbo_sftp_assets.sftp.transfer import PartnerFiles
 from qbo_sftp_assets_tests.sshd_server import SshdServer, find_sshd, generate_key, start_sshd
-
-ROUNDS = 2
 
 
 def _env_int(name: str, default: int) -> int:
@@ -56,12 +57,50 @@ def _openssh(server: SshdServer, key: Path, known_hosts: Path, batch: str, workd
     subprocess.run(command, check=True, capture_output=True, cwd=workdir)
 
 
-def _report(label: str, count: int, total_bytes: int, ours: float, theirs: float) -> None:
-    def rate(seconds: float) -> str:
-        per_file = f"{count / seconds:6.0f} files/s " if count > 1 else ""
-        return f"{per_file}{total_bytes / seconds / 1e6:7.1f} MB/s"
+@dataclass
+class _Phase:
+    """The seconds each contender took in each round of one phase; OpenSSH's are the reference."""
 
-    print(f"   {label:<20} ours {rate(ours)} | openssh {rate(theirs)} | ratio {theirs / ours:5.2f}")
+    label: str
+    count: int
+    total_bytes: int
+    openssh: list[float] = field(default_factory=list)
+    ours: dict[str, list[float]] = field(default_factory=dict)
+
+    def report(self) -> None:
+        def rate(seconds: float) -> str:
+            per_file = f"{self.count / seconds:6.0f} files/s " if self.count > 1 else ""
+            return f"{per_file}{self.total_bytes / seconds / 1e6:7.1f} MB/s"
+
+        theirs = statistics.median(self.openssh)
+        print(f"   {self.label:<28} openssh {rate(theirs)} (median of {len(self.openssh)})")
+        for how, times in self.ours.items():
+            # Ratio per round (same round, same load), then the median and best of those ratios.
+            ratios = sorted(peer / mine for peer, mine in zip(self.openssh, times, strict=True))
+            print(
+                f"     ours, {how:<21} {rate(statistics.median(times))} | "
+                f"ratio median {statistics.median(ratios):5.2f} best {ratios[-1]:5.2f}"
+            )
+
+
+def _alternate(
+    phase: _Phase,
+    rounds: int,
+    ours: dict[str, Callable[[int], Callable[[], None]]],
+    peer: Callable[[int], Callable[[], None]],
+) -> None:
+    """Time ours and OpenSSH in alternating order round after round: the CPU is shared and its load
+    comes and goes, so each ratio compares runs made moments apart."""
+    for round_ in range(rounds):
+        contenders = [("openssh", peer(round_))] + [(how, make(round_)) for how, make in ours.items()]
+        if round_ % 2:
+            contenders.reverse()
+        for how, action in contenders:
+            seconds = _timed(action)
+            if how == "openssh":
+                phase.openssh.append(seconds)
+            else:
+                phase.ours.setdefault(how, []).append(seconds)
 
 
 def run() -> None:
@@ -71,6 +110,8 @@ def run() -> None:
     files = _env_int("QBO_SFTP_BENCH_FILES", 1000)
     file_bytes = _env_int("QBO_SFTP_BENCH_FILE_KB", 10) * 1024
     big_bytes = _env_int("QBO_SFTP_BENCH_BIG_MB", 100) * 1024 * 1024
+    rounds = _env_int("QBO_SFTP_BENCH_ROUNDS", 5)
+    big_rounds = _env_int("QBO_SFTP_BENCH_BIG_ROUNDS", 3)
     # Memory-backed scratch space when there is room, so disk writeback does not time the disk.
     shm = Path("/dev/shm")
     room = shm.is_dir() and shutil.disk_usage(shm).free > 4 * big_bytes + (1 << 30)
@@ -81,13 +122,21 @@ def run() -> None:
         known_hosts = base / "known_hosts"
         known_hosts.write_text(server.host_key_line + "\n")
         try:
-            _run_all(server, key, known_hosts, base, files, file_bytes, big_bytes)
+            _run_all(server, key, known_hosts, base, files, file_bytes, big_bytes, rounds, big_rounds)
         finally:
             server.stop()
 
 
 def _run_all(
-    server: SshdServer, key: Path, known_hosts: Path, base: Path, files: int, file_bytes: int, big_bytes: int
+    server: SshdServer,
+    key: Path,
+    known_hosts: Path,
+    base: Path,
+    files: int,
+    file_bytes: int,
+    big_bytes: int,
+    rounds: int,
+    big_rounds: int,
 ) -> None:
     remote = base / "remote"
     small = remote / "small"
@@ -109,10 +158,16 @@ def _run_all(
     ours_down, theirs_down = base / "ours-down", base / "openssh-down"
     ours_down.mkdir()
     theirs_down.mkdir()
+    for name in names:  # the upload source, in place before any upload round
+        shutil.copyfile(small / name, ours_down / name)
+    shutil.copyfile(remote / big_name, ours_down / big_name)
     big_mb = big_bytes // (1024 * 1024)
-    print(f"   {files} files x {file_bytes // 1024} KB and one {big_mb} MB file")
-    print("   each run over one connection (setup included); best of alternating rounds")
-    print("   ratio = ours / openssh throughput (>= 0.5 is the goal for the small files)")
+    print(
+        f"   {files} files x {file_bytes // 1024} KB and one {big_mb} MB file; one connection per run, setup included"
+    )
+    print(f"   ours and openssh alternate: {rounds} rounds (small files), {big_rounds} (big file)")
+    print("   ratio = ours / openssh throughput in the same round (>= 0.5 is the goal for the small files)")
+    print("   'one upload per file' is how the pipeline uploads; 'upload_many' batches 32 files per flight")
 
     def over_one_connection(work: Callable[[PartnerFiles], object]) -> Callable[[], None]:
         # Connection setup is inside the timing, as it is for each `sftp -b` run.
@@ -126,10 +181,18 @@ def _run_all(
         for name in names:
             partner.download(name, ours_down / name, kind="small", expected_size=file_bytes)
 
-    def upload_small(target: str) -> Callable[[PartnerFiles], None]:
+    def upload_each(target: str) -> Callable[[PartnerFiles], None]:
         def work(partner: PartnerFiles) -> None:
             for name in names:
                 partner.upload((ours_down / name).read_bytes(), name, kind=target)
+
+        return work
+
+    def upload_many(target: str) -> Callable[[PartnerFiles], None]:
+        def work(partner: PartnerFiles) -> None:
+            items = (((ours_down / name).read_bytes(), name) for name in names)
+            for _uploaded in partner.upload_many(items, kind=target):
+                pass
 
         return work
 
@@ -137,6 +200,8 @@ def _run_all(
         return lambda: _openssh(server, key, known_hosts, batch, theirs_down)
 
     def fresh(folder: str) -> str:
+        # The previous round's copy goes first (untimed), so every round writes into an empty folder.
+        shutil.rmtree(remote / folder, ignore_errors=True)
         (remote / folder).mkdir()
         return folder
 
@@ -145,37 +210,38 @@ def _run_all(
     def puts(folder: str) -> str:
         return f"lcd {ours_down}\ncd {remote / folder}\n" + "".join(f"put {name}\n" for name in names)
 
-    ours: dict[str, float] = {}
-    theirs: dict[str, float] = {}
-
-    def best_of(
-        phase: str, rounds: int, mine: Callable[[int], Callable[[], None]], peer: Callable[[int], Callable[[], None]]
-    ) -> None:
-        # Alternate the two and keep each one's best round: the CPU is shared, so load comes and goes.
-        for round_ in range(rounds):
-            ours[phase] = min(ours.get(phase, float("inf")), _timed(mine(round_)))
-            theirs[phase] = min(theirs.get(phase, float("inf")), _timed(peer(round_)))
-
-    best_of("small down", ROUNDS, lambda r: over_one_connection(download_small), lambda r: openssh(gets))
-    best_of(
-        "small up",
-        ROUNDS,
-        lambda r: over_one_connection(upload_small(fresh(f"up-ours-{r}"))),
-        lambda r: openssh(puts(fresh(f"up-openssh-{r}"))),
+    small_total = files * file_bytes
+    down = _Phase(f"{files} files download", files, small_total)
+    _alternate(
+        down, rounds, {"one download per file": lambda r: over_one_connection(download_small)}, lambda r: openssh(gets)
     )
-    best_of(
-        "big down",
-        1,
-        lambda r: over_one_connection(lambda p: p.download(big_name, ours_down / big_name, kind=".")),
+    up = _Phase(f"{files} files upload", files, small_total)
+    _alternate(
+        up,
+        rounds,
+        {
+            "one upload per file": lambda r: over_one_connection(upload_each(fresh("up-ours"))),
+            "upload_many": lambda r: over_one_connection(upload_many(fresh("up-ours-many"))),
+        },
+        lambda r: openssh(puts(fresh("up-openssh"))),
+    )
+    big_down = _Phase("big file download", 1, big_bytes)
+    _alternate(
+        big_down,
+        big_rounds,
+        {"download": lambda r: over_one_connection(lambda p: p.download(big_name, ours_down / big_name, kind="."))},
         lambda r: openssh(f"get {remote / big_name}\n"),
     )
-    best_of(
-        "big up",
-        1,
-        lambda r: over_one_connection(lambda p: p.upload(ours_down / big_name, big_name, kind=fresh("big-up-ours"))),
+    big_up = _Phase("big file upload", 1, big_bytes)
+    _alternate(
+        big_up,
+        big_rounds,
+        {
+            "upload": lambda r: over_one_connection(
+                lambda p: p.upload(ours_down / big_name, big_name, kind=fresh("big-up-ours"))
+            )
+        },
         lambda r: openssh(f"put {ours_down / big_name} {remote / fresh('big-up-openssh')}/\n"),
     )
-    _report(f"{files} files download", files, files * file_bytes, ours["small down"], theirs["small down"])
-    _report(f"{files} files upload", files, files * file_bytes, ours["small up"], theirs["small up"])
-    _report("big file download", 1, big_bytes, ours["big down"], theirs["big down"])
-    _report("big file upload", 1, big_bytes, ours["big up"], theirs["big up"])
+    for phase in (down, up, big_down, big_up):
+        phase.report()
