@@ -172,6 +172,20 @@ def test_lines_built_on_the_fast_path_equal_lines_built_normally() -> None:
     assert fast == normal and hash(fast.source) == hash(normal.source) and fast.as_dict() == normal.as_dict()
 
 
+def test_bills_built_on_the_fast_path_equal_bills_built_normally() -> None:
+    import dataclasses
+
+    # The reader fills a VendorCredit from Bill's field template: that holds while it adds no field.
+    assert dataclasses.fields(VendorCredit) == dataclasses.fields(Bill)
+    credit = one_set("BIG*20261118*CM-1*****CR", "N1*RI*Acme*1*0123456789", "IT1**2*EA*5", "TDS*1000")
+    documents = read_x12(SAMPLE.encode(), file="acme.x12")[0].documents + read_x12(credit)[0].documents
+    for document in documents:
+        values = {field.name: getattr(document, field.name) for field in dataclasses.fields(document)}
+        rebuilt = type(document)(**values)
+        assert document == rebuilt and hash(document) == hash(rebuilt) and document.as_dict() == rebuilt.as_dict()
+    assert {type(document) for document in documents} == {Bill, VendorCredit}
+
+
 def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
     import gc
 
@@ -179,3 +193,24 @@ def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
     read_x12(SAMPLE.encode())
     list(iter_x12_documents(io.BytesIO(SAMPLE.encode())))
     assert gc.isenabled()
+
+
+def test_a_whole_file_read_hands_its_documents_to_the_oldest_gc_generation() -> None:
+    import gc
+
+    result, _ = read_x12(SAMPLE.encode())
+    oldest = {id(obj) for obj in gc.get_objects(generation=2)}
+    assert all(id(document) in oldest and id(document.lines[0]) in oldest for document in result.documents)
+    assert gc.get_freeze_count() == 0
+
+
+def test_reading_leaves_objects_frozen_by_someone_else_frozen() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        result, _ = read_x12(SAMPLE.encode())
+        assert gc.get_freeze_count() == frozen and len(result.documents) == 2
+    finally:
+        gc.unfreeze()

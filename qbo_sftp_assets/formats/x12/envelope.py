@@ -17,6 +17,8 @@ from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, SegmentBatch
 # TA1 note codes that still accept the interchange (with errors); every other code rejects it.
 TA1_ACCEPTING_CODES = frozenset({"001", "021"})
 ACK_FUNCTIONAL_IDS = frozenset({"FA"})
+# An instance's dict: its copies share one key table (see invoice_810._LINE_TEMPLATE).
+_SOURCE_TEMPLATE = Source().__dict__
 
 
 @dataclass
@@ -264,21 +266,34 @@ class EnvelopeParser:
         )
 
     def feed(self, batch: SegmentBatch) -> None:
-        # The hot loop: a set's body segments are only collected here and read once at its SE.
-        position = batch.first_position - 1
+        # The hot loop, once per segment of the file. Envelope segments are a few per set, so a
+        # comprehension (no call, no branch per segment) finds them, and the body segments between
+        # two of them are taken as one slice instead of being tested and appended one by one.
+        segments = batch.segments
+        first = batch.first_position
         handlers = _ENVELOPE_HANDLERS
-        body = self._body
-        for elements in batch.segments:
-            position += 1
-            segment_id = elements[0]
-            if segment_id in handlers:
-                handlers[segment_id](self, elements, position, batch.delimiters)
-                body = self._body
-            elif self._set is not None:
-                body.append(elements)
+        envelope_indexes = [index for index, elements in enumerate(segments) if elements[0] in handlers]
+        start = 0
+        for index in envelope_indexes:
+            if index > start:
+                self._take_body(segments, start, index, first)
+            elements = segments[index]
+            handlers[elements[0]](self, elements, first + index, batch.delimiters)
+            start = index + 1
+        if start < len(segments):
+            self._take_body(segments, start, len(segments), first)
+        self._last_position = first + len(segments) - 1
+
+    def _take_body(self, segments: list[list[str]], start: int, stop: int, first_position: int) -> None:
+        """Segments `start:stop` of a batch, none of them an envelope segment: a set's body, or errors."""
+        if self._set is not None:
+            if self._body:
+                self._body.extend(segments[start:stop])
             else:
-                self._outside_set(elements, position)
-        self._last_position = position
+                self._body = segments[start:stop]
+            return
+        for index in range(start, stop):
+            self._outside_set(segments[index], first_position + index)
 
     def feed_all(self, batches: Iterable[SegmentBatch]) -> None:
         for batch in batches:
@@ -513,13 +528,15 @@ class EnvelopeParser:
         self._body = []
         interchange = self._interchange
         assert interchange is not None
-        source = Source(
-            file=self.file,
-            segment=position,
-            interchange=interchange.control_number,
-            group=group.control_number,
-            transaction_set=set_ack.control_number,
-        )
+        # One dict store instead of the frozen-dataclass __init__, as the 810 reader builds its Lines.
+        source_fields = _SOURCE_TEMPLATE.copy()
+        source_fields["file"] = self.file
+        source_fields["segment"] = position
+        source_fields["interchange"] = interchange.control_number
+        source_fields["group"] = group.control_number
+        source_fields["transaction_set"] = set_ack.control_number
+        source = object.__new__(Source)
+        object.__setattr__(source, "__dict__", source_fields)
         self._handler = self.factory(interchange, group, set_ack, source)
         if self._handler is None and not set_ack.codes:
             set_ack.codes.append("1")

@@ -55,14 +55,25 @@ def _open(source: X12Source) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def _cyclic_gc_paused(*, promote_survivors: bool = False) -> Iterator[None]:
     """Pause the cyclic GC while parsing: a parse allocates millions of short-lived lists and dicts
-    without cycles, and the collector scanning them repeatedly measured as half the parse time."""
+    without cycles, and the collector scanning them repeatedly measured as half the parse time.
+
+    With `promote_survivors`, what the parse kept (a whole file's documents) goes straight to the
+    oldest generation when the collector resumes (`gc.freeze` then `gc.unfreeze`, each O(1)).
+    Otherwise the collector learns that they are long-lived by walking every one of them twice, in
+    the young and the middle generation: measured as 15% of a parse. The only cost is that garbage
+    cycles the caller made just before the parse wait for the next full collection. Skipped when
+    something else froze objects (a pre-fork server), because `unfreeze` would release those too.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if promote_survivors and gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
@@ -78,7 +89,7 @@ def _file_name(source: X12Source, file: str) -> str:
 def _parse(source: X12Source, file: str, total_tolerance: Decimal) -> EnvelopeParser:
     """Parse a whole file. A broken ISA after the first interchange is recorded, not raised."""
     parser = EnvelopeParser(file=file, factory=_handler_factory(total_tolerance))
-    with _open(source) as stream, _cyclic_gc_paused():
+    with _open(source) as stream:
         try:
             parser.feed_all(iter_segment_batches(stream, file=file))
         except X12DelimiterError as error:
@@ -108,18 +119,21 @@ def read_x12(
     cannot be read at all (not X12, or the first ISA's delimiters are invalid).
     """
     name = _file_name(source, file)
-    parser = _parse(source, name, total_tolerance)
-    documents = [
-        completed.result
-        for completed in parser.completed
-        if isinstance(completed.result, Bill) and not completed.group.codes and completed.interchange.status != "R"
-    ]
-    result = ReadResult(
-        format="x12",
-        documents=documents,
-        envelopes=[interchange.as_dict() for interchange in parser.acknowledgment.interchanges],
-        errors=list(parser.errors),
-    )
+    # The pause also covers building the result, so that it goes to the oldest generation with the
+    # documents instead of setting off a collection of the youngest one, where they all still are.
+    with _cyclic_gc_paused(promote_survivors=True):
+        parser = _parse(source, name, total_tolerance)
+        documents = [
+            completed.result
+            for completed in parser.completed
+            if isinstance(completed.result, Bill) and not completed.group.codes and completed.interchange.status != "R"
+        ]
+        result = ReadResult(
+            format="x12",
+            documents=documents,
+            envelopes=[interchange.as_dict() for interchange in parser.acknowledgment.interchanges],
+            errors=list(parser.errors),
+        )
     return result, parser.acknowledgment
 
 
@@ -165,7 +179,8 @@ def read_997(source: X12Source, *, file: str = "") -> tuple[list[AckResult], lis
     wrong SE01) gives no results, only errors, so a caller can tell "not acknowledged" from "unreadable".
     """
     name = _file_name(source, file)
-    parser = _parse(source, name, Decimal(0))
+    with _cyclic_gc_paused(promote_survivors=True):
+        parser = _parse(source, name, Decimal(0))
     results: list[AckResult] = []
     for elements, position, interchange in parser.inbound_ta1s:
         results.append(ta1_result(elements, position, name, interchange.control_number))

