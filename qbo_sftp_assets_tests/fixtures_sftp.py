@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import pytest
 from qbo_sftp_assets.config import Folders, Readiness, SftpEndpoint
 from qbo_sftp_assets.sandbox.sftp_server import EmbeddedSftp, start_embedded_sftp
 from qbo_sftp_assets.sftp.connection import SftpSession, open_session
+from qbo_sftp_assets.sftp.errors import SftpError
 from qbo_sftp_assets.sftp.transfer import PartnerFiles
 from qbo_sftp_assets_tests.sshd_server import (
     SshdServer,
@@ -159,3 +161,54 @@ def sftp_site(request: pytest.FixtureRequest, sftp_keys: SftpKeys, tmp_path: Pat
     if request.param == "sshd":
         return sshd_site(request.getfixturevalue("sshd_server"), sftp_keys.ed25519, tmp_path / "site")
     return embedded_site(request.getfixturevalue("embedded_sftp"))
+
+
+@dataclass
+class PartialFileWatch:
+    """What two listers (one over SFTP, one on the server's disk) saw while uploads ran."""
+
+    violations: list[str]
+    errors: list[BaseException]
+    listings: dict[str, int]
+
+
+@contextmanager
+def watching_for_partial_files(site: SftpSite, sizes: dict[str, int]) -> Iterator[PartialFileWatch]:
+    """List the outbound folder over and over while the block uploads; any final name seen with a
+    size other than its finished size is a violation (a partner would have read a partial file)."""
+    outbound = site.local_folder("outbound")
+    stop = threading.Event()
+    watch = PartialFileWatch(violations=[], errors=[], listings={"remote": 0, "local": 0})
+
+    def remote_lister() -> None:
+        try:
+            with site.files() as files:
+                while not stop.is_set():
+                    for entry in files.list("outbound"):
+                        if entry.name in sizes and entry.size != sizes[entry.name]:
+                            watch.violations.append(f"remote {entry.name}: {entry.size}")
+                    watch.listings["remote"] += 1
+        except SftpError as error:
+            watch.errors.append(error)
+
+    def local_lister() -> None:
+        while not stop.is_set():
+            for name in os.listdir(outbound):
+                if name in sizes:
+                    try:
+                        size = (outbound / name).stat().st_size
+                    except FileNotFoundError:
+                        continue
+                    if size != sizes[name]:
+                        watch.violations.append(f"local {name}: {size}")
+            watch.listings["local"] += 1
+
+    threads = [threading.Thread(target=remote_lister), threading.Thread(target=local_lister)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield watch
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)

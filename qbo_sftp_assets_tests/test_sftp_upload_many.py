@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from qbo_sftp_assets.sftp.errors import SftpError, UnsafeRemoteNameError
 from qbo_sftp_assets.sftp.transfer import UPLOAD_BATCH, PartnerFiles
-from qbo_sftp_assets_tests.fixtures_sftp import SftpSite
+from qbo_sftp_assets_tests.fixtures_sftp import SftpSite, watching_for_partial_files
 
 
 def _content(n: int) -> bytes:
@@ -85,50 +84,14 @@ def test_upload_many_dropped_midway_then_retried_leaves_each_file_once(sshd_sftp
 def test_a_concurrent_lister_never_sees_a_partial_file_from_upload_many(sftp_site: SftpSite) -> None:
     sizes = {f"many-{n:02}.csv": 150_000 + n * 1000 for n in range(15)}
     outbound = sftp_site.local_folder("outbound")
-    stop = threading.Event()
-    violations: list[str] = []
-    listings = {"remote": 0, "local": 0}
-    errors: list[BaseException] = []
-
-    def remote_lister() -> None:
-        try:
-            with sftp_site.files() as files:
-                while not stop.is_set():
-                    for entry in files.list("outbound"):
-                        if entry.name in sizes and entry.size != sizes[entry.name]:
-                            violations.append(f"remote {entry.name}: {entry.size}")
-                    listings["remote"] += 1
-        except SftpError as error:
-            errors.append(error)
-
-    def local_lister() -> None:
-        while not stop.is_set():
-            for name in os.listdir(outbound):
-                if name in sizes:
-                    try:
-                        size = (outbound / name).stat().st_size
-                    except FileNotFoundError:
-                        continue
-                    if size != sizes[name]:
-                        violations.append(f"local {name}: {size}")
-            listings["local"] += 1
-
-    threads = [threading.Thread(target=remote_lister), threading.Thread(target=local_lister)]
-    for thread in threads:
-        thread.start()
-    try:
-        with sftp_site.files() as files:
-            for _round in range(3):
-                for name in sizes:
-                    (outbound / name).unlink(missing_ok=True)
-                uploads = [(os.urandom(size), name) for name, size in sizes.items()]
-                assert [r.name for r in files.upload_many(uploads)] == list(sizes)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-    assert errors == [] and violations == []
-    assert listings["remote"] > 3 and listings["local"] > 3
+    with watching_for_partial_files(sftp_site, sizes) as watch, sftp_site.files() as files:
+        for _round in range(3):
+            for name in sizes:
+                (outbound / name).unlink(missing_ok=True)
+            uploads = [(os.urandom(size), name) for name, size in sizes.items()]
+            assert [r.name for r in files.upload_many(uploads)] == list(sizes)
+    assert watch.errors == [] and watch.violations == []
+    assert watch.listings["remote"] > 3 and watch.listings["local"] > 3
     assert sorted(os.listdir(outbound)) == sorted(sizes)
 
 
