@@ -21,6 +21,10 @@ ACK_FUNCTIONAL_IDS = frozenset({"FA"})
 _SOURCE_TEMPLATE = Source().__dict__
 
 
+# What each trailer closes, for its count message ("the group has 3").
+_SCOPE = {"IEA": "interchange", "GE": "group", "SE": "set"}
+
+
 @dataclass
 class ElementError:
     """One AK4: element position in the segment, its X12 reference number, the AK403 code, the bad data."""
@@ -253,6 +257,42 @@ class EnvelopeParser:
         self._group_count = 0
         self._last_position = 0
 
+    def _check_trailer(
+        self,
+        codes: list[str],
+        elements: list[str],
+        position: int,
+        trailer: str,
+        counted: tuple[int | None, int, str, str],
+        reference: tuple[str, str, str],
+    ) -> None:
+        """The count (element 01) and the control number (element 02) every trailer repeats.
+
+        `counted` is (the count the trailer states, the count we made, what was counted, error code);
+        `reference` is (the header's element name, its control number, error code).
+        """
+        stated, actual, noun, count_code = counted
+        if stated != actual:
+            codes.append(count_code)
+            self._error(
+                f"{trailer}01 says {element(elements, 1)!r} {noun} but the {_SCOPE[trailer]} has {actual}",
+                position,
+                f"{trailer}01",
+                str(actual),
+                count_code,
+            )
+        header, control_number, reference_code = reference
+        found = element(elements, 2)
+        if found != control_number:
+            codes.append(reference_code)
+            self._error(
+                f"{trailer}02 {found!r} does not match {header} {control_number!r}",
+                position,
+                f"{trailer}02",
+                control_number,
+                reference_code,
+            )
+
     def _error(
         self,
         message: str,
@@ -380,26 +420,14 @@ class EnvelopeParser:
             return
         if self._group is not None:
             self._close_group_missing(position)
-        count = element(elements, 1)
-        if _to_int(count) != self._group_count:
-            interchange.codes.append("021")
-            self._error(
-                f"IEA01 says {count!r} groups but the interchange has {self._group_count}",
-                position,
-                "IEA01",
-                str(self._group_count),
-                "021",
-            )
-        reference = element(elements, 2)
-        if reference != interchange.control_number:
-            interchange.codes.append("001")
-            self._error(
-                f"IEA02 {reference!r} does not match ISA13 {interchange.control_number!r}",
-                position,
-                "IEA02",
-                interchange.control_number,
-                "001",
-            )
+        self._check_trailer(
+            interchange.codes,
+            elements,
+            position,
+            "IEA",
+            (_to_int(element(elements, 1)), self._group_count, "groups", "021"),
+            ("ISA13", interchange.control_number, "001"),
+        )
         self._interchange = None
 
     def _close_interchange_missing(self, position: int) -> None:
@@ -450,27 +478,15 @@ class EnvelopeParser:
             return
         if self._set is not None:
             self._close_set_missing(position)
-        count = element(elements, 1)
-        group.included = _to_int(count)
-        if group.included != group.received:
-            group.codes.append("5")
-            self._error(
-                f"GE01 says {count!r} transaction sets but the group has {group.received}",
-                position,
-                "GE01",
-                str(group.received),
-                "5",
-            )
-        reference = element(elements, 2)
-        if reference != group.control_number:
-            group.codes.append("4")
-            self._error(
-                f"GE02 {reference!r} does not match GS06 {group.control_number!r}",
-                position,
-                "GE02",
-                group.control_number,
-                "4",
-            )
+        group.included = _to_int(element(elements, 1))
+        self._check_trailer(
+            group.codes,
+            elements,
+            position,
+            "GE",
+            (group.included, group.received, "transaction sets", "5"),
+            ("GS06", group.control_number, "4"),
+        )
         group.seen_set_numbers.clear()
         self._group = None
 
@@ -554,26 +570,14 @@ class EnvelopeParser:
             self._on_other_envelope(elements, position, delimiters)
             return
         set_ack.segment_count = len(self._body) + 2
-        count = element(elements, 1)
-        if _to_int(count) != set_ack.segment_count:
-            set_ack.codes.append("4")
-            self._error(
-                f"SE01 says {count!r} segments but the set has {set_ack.segment_count}",
-                position,
-                "SE01",
-                str(set_ack.segment_count),
-                "4",
-            )
-        reference = element(elements, 2)
-        if reference != set_ack.control_number:
-            set_ack.codes.append("3")
-            self._error(
-                f"SE02 {reference!r} does not match ST02 {set_ack.control_number!r}",
-                position,
-                "SE02",
-                set_ack.control_number,
-                "3",
-            )
+        self._check_trailer(
+            set_ack.codes,
+            elements,
+            position,
+            "SE",
+            (_to_int(element(elements, 1)), set_ack.segment_count, "segments", "4"),
+            ("ST02", set_ack.control_number, "3"),
+        )
         self._finish_set()
 
     def _close_set_missing(self, position: int) -> None:
