@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qbo_sftp_assets.formats.documents import Bill, PartyRef, VendorCredit
 from qbo_sftp_assets.formats.x12 import InMemoryControlNumbers, acknowledge_x12, iter_x12_documents, read_x12
@@ -163,11 +167,10 @@ def test_streaming_iterator_reports_the_errors_of_the_sets_it_skips() -> None:
 
 
 def test_lines_built_on_the_fast_path_equal_lines_built_normally() -> None:
-    from qbo_sftp_assets.formats.documents import Line, Source
-    from qbo_sftp_assets.formats.x12.invoice_810 import fast_line, fast_source
+    from qbo_sftp_assets.formats.documents import Line, Source, line_from, source_at
 
     source = Source(file="f", segment=3, interchange="1", group="2", transaction_set="0001")
-    fast = fast_line({"amount": Decimal("1.50"), "item": "X", "source": fast_source(source.__dict__, 9)})
+    fast = line_from({"amount": Decimal("1.50"), "item": "X", "source": source_at(source, 9)})
     normal = Line(Decimal("1.50"), item="X", source=Source("f", None, 9, "1", "2", "0001"))
     assert fast == normal and hash(fast.source) == hash(normal.source) and fast.as_dict() == normal.as_dict()
 
@@ -217,3 +220,14 @@ def test_reading_leaves_objects_frozen_by_someone_else_frozen() -> None:
     finally:
         gc.unfreeze()
     assert any(tracked is sentinel for tracked in gc.get_objects())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.-+eE _NaInf١", max_size=8))
+def test_r_numbers_are_exactly_what_the_x12_r_type_allows(text: str) -> None:
+    from qbo_sftp_assets.formats.x12.invoice_810 import parse_decimal
+
+    allowed = re.fullmatch(r"-?(?:\d+\.?\d*|\.\d+)", text, re.ASCII) is not None
+    assert (parse_decimal(text) is not None) == allowed
+    if allowed:
+        assert parse_decimal(text) == Decimal(text)

@@ -11,7 +11,16 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, BinaryIO
 
-from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef, Source, VendorCredit
+from qbo_sftp_assets.formats.documents import (
+    Bill,
+    Line,
+    PartyRef,
+    Source,
+    VendorCredit,
+    bill_from,
+    line_from,
+    source_at,
+)
 from qbo_sftp_assets.formats.edifact.envelope import (
     INVALID_VALUE,
     MISSING,
@@ -42,6 +51,9 @@ _CENT = Decimal("0.01")
 _TAX_DESCRIPTION = re.compile(r"^([A-Z]{1,3})(?: (\d+(?:\.\d+)?)%)?$")
 _NUMBER = re.compile(r"-?\d*[.,]?\d*")
 _DATE_FORMATS = {"102": 8, "203": 8, "204": 8, "205": 8, "101": 6, "": 8}
+# Quantities, prices and amounts repeat within a file; Decimals are immutable, so parsed ones are shared.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_KEPT = 4096
 
 
 @dataclass
@@ -106,8 +118,15 @@ class InvoicMessageReader:
 
     def decimal(self, raw: str, seg: Segment, position: int, element: int, component: int, name: str) -> Decimal | None:
         """`raw` as a Decimal (either decimal mark), None when empty; an issue (0085 12) when not a number."""
+        cached = _DECIMALS.get(raw)
+        if cached is not None:
+            return cached
         if raw.isascii() and raw.replace(".", "", 1).isdigit():
-            return Decimal(raw)  # the common case, without the regex
+            # The common case, without the regex.
+            if len(_DECIMALS) >= _DECIMALS_KEPT:
+                _DECIMALS.clear()
+            number = _DECIMALS[raw] = Decimal(raw)
+            return number
         if raw == "":
             return None
         value: Decimal | None
@@ -171,7 +190,13 @@ class InvoicMessageReader:
         """The document, or None when the message has errors (then in `issues`)."""
         body = self.body
         unh = body[0]
-        self._message_reference = unh.get(0)
+        self.source = Source(
+            file=self.file,
+            segment=unh.number,
+            interchange=self.interchange,
+            group=self.group,
+            transaction_set=unh.get(0),
+        )
         bgm: tuple[Segment, int] | None = None
         doc_date: dt.date | None = None
         due_date: dt.date | None = None
@@ -333,19 +358,17 @@ class InvoicMessageReader:
         if self.issues:
             return None
         assert doc_date is not None
-        source = Source(
-            file=self.file,
-            segment=unh.number,
-            interchange=self.interchange,
-            group=self.group,
-            transaction_set=unh.get(0),
-        )
+        source = self.source
         item_lines = [line for line in built_lines if line is not None]
         tax_lines = [self._summary_line(draft, source) for draft in summary if draft.kind == "tax"]
         other_lines = [self._summary_line(draft, source) for draft in summary if draft.kind != "tax"]
         if not tax_lines and TOTAL_TAX in totals:
             amount, seg, _ = totals[TOTAL_TAX]
-            tax_lines.append(Line(amount=amount, description="TAX", kind="tax", source=self._at(source, seg)))
+            tax_lines.append(
+                line_from(
+                    {"amount": amount, "description": "TAX", "kind": "tax", "source": source_at(source, seg.number)}
+                )
+            )
         all_lines = (*item_lines, *tax_lines, *other_lines)
         items_total = sum((line.amount for line in item_lines), Decimal(0))
         if LINE_ITEMS_TOTAL in totals:
@@ -366,18 +389,21 @@ class InvoicMessageReader:
             due_date = doc_date + dt.timedelta(days=net_days)
         vendor = next((parties[q] for q in VENDOR_QUALIFIERS if q in parties), PartyRef())
         kind = VendorCredit if doc_code in CREDIT_CODES else Bill
-        return kind(
-            vendor=vendor,
-            number=number,
-            date=doc_date,
-            lines=all_lines,
-            due_date=due_date,
-            terms=terms,
-            currency=currency,
-            memo=memo,
-            total=total,
-            po_number=po_number,
-            source=source,
+        return bill_from(
+            kind,
+            {
+                "vendor": vendor,
+                "number": number,
+                "date": doc_date,
+                "lines": all_lines,
+                "due_date": due_date,
+                "terms": terms,
+                "currency": currency,
+                "memo": memo,
+                "total": total,
+                "po_number": po_number,
+                "source": source,
+            },
         )
 
     def _total_mismatch(
@@ -411,37 +437,28 @@ class InvoicMessageReader:
                 )
                 return None
             amount = (draft.quantity * price).quantize(_CENT)
-        return Line(
-            amount=amount,
-            description=draft.description,
-            quantity=draft.quantity,
-            unit_price=price,
-            item=draft.item,
-            unit=draft.unit,
-            source=Source(
-                file=self.file,
-                segment=draft.segment.number,
-                interchange=self.interchange,
-                group=self.group,
-                transaction_set=self._message_reference,
-            ),
-        )
-
-    @staticmethod
-    def _at(source: Source, seg: Segment) -> Source:
-        return Source(
-            file=source.file,
-            segment=seg.number,
-            interchange=source.interchange,
-            group=source.group,
-            transaction_set=source.transaction_set,
+        return line_from(
+            {
+                "amount": amount,
+                "description": draft.description,
+                "quantity": draft.quantity,
+                "unit_price": price,
+                "item": draft.item,
+                "unit": draft.unit,
+                "source": source_at(self.source, draft.segment.number),
+            }
         )
 
     def _summary_line(self, draft: _SummaryDraft, source: Source) -> Line:
         assert draft.amount is not None
         amount = -abs(draft.amount) if draft.kind == "allowance" else draft.amount
-        return Line(
-            amount=amount, description=draft.description, kind=draft.kind, source=self._at(source, draft.segment)
+        return line_from(
+            {
+                "amount": amount,
+                "description": draft.description,
+                "kind": draft.kind,
+                "source": source_at(source, draft.segment.number),
+            }
         )
 
 

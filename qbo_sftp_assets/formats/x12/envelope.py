@@ -10,15 +10,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qbo_sftp_assets.formats.documents import Source
+from qbo_sftp_assets.formats.documents import SOURCE_FIELDS, Source, from_fields
 from qbo_sftp_assets.formats.errors import X12ParseError
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, SegmentBatch
 
 # TA1 note codes that still accept the interchange (with errors); every other code rejects it.
 TA1_ACCEPTING_CODES = frozenset({"001", "021"})
 ACK_FUNCTIONAL_IDS = frozenset({"FA"})
-# An instance's dict: its copies share one key table (see invoice_810._LINE_TEMPLATE).
-_SOURCE_TEMPLATE = Source().__dict__
 
 
 # What each trailer closes, for its count message ("the group has 3").
@@ -544,15 +542,13 @@ class EnvelopeParser:
         self._body = []
         interchange = self._interchange
         assert interchange is not None
-        # One dict store instead of the frozen-dataclass __init__, as the 810 reader builds its Lines.
-        source_fields = _SOURCE_TEMPLATE.copy()
+        source_fields = SOURCE_FIELDS.copy()
         source_fields["file"] = self.file
         source_fields["segment"] = position
         source_fields["interchange"] = interchange.control_number
         source_fields["group"] = group.control_number
         source_fields["transaction_set"] = set_ack.control_number
-        source = object.__new__(Source)
-        object.__setattr__(source, "__dict__", source_fields)
+        source = from_fields(Source, source_fields)
         self._handler = self.factory(interchange, group, set_ack, source)
         if self._handler is None and not set_ack.codes:
             set_ack.codes.append("1")
