@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydifact.parser import Parser
 
 from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef
@@ -57,6 +59,20 @@ def test_release_character_escapes_every_separator_and_itself():
     data = b"UNB+UNOC:3+S+R+240101:1200+1'NAD+SU+1::9++O?'Brien ?+ Partners?: Ltd ??+X??'UNZ+0+1'"
     nad = tokens(data)[1]
     assert nad == ("NAD", [["SU"], ["1", "", "9"], [""], ["O'Brien + Partners: Ltd ?"], ["X?"]], 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet="AB ?'+:\r\n", max_size=6), min_size=1, max_size=4),
+    st.sampled_from([16, 64, 1 << 20]),
+)
+def test_escaped_values_come_back_whole_on_every_path(values, chunk_size):
+    # Small chunks hold no UNB, so they take the fast path; the whole file at once takes the careful one.
+    chars = ServiceCharacters()
+    body = "".join(f"FTX+AAI+++{chars.escape(value)}'\n" for value in values)
+    data = f"UNB+UNOC:3+S+R+240101:1200+1'\n{body}UNZ+0+1'".encode("latin-1")
+    ftx = [segment for segment in tokens(data, chunk_size=chunk_size) if segment[0] == "FTX"]
+    assert [elements[3] for _, elements, _ in ftx] == [[value] for value in values]
 
 
 def test_release_before_an_ordinary_character_is_dropped():

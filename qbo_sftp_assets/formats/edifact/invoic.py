@@ -56,7 +56,7 @@ _DECIMALS: dict[str, Decimal] = {}
 _DECIMALS_KEPT = 4096
 
 
-@dataclass
+@dataclass(slots=True)
 class _LineDraft:
     segment: Segment
     position: int
@@ -215,6 +215,7 @@ class InvoicMessageReader:
         in_summary = False
 
         decimal = self.decimal
+        cached_decimal = _DECIMALS.get
         for position, seg in enumerate(islice(body, 1, None), start=2):
             tag = seg.tag
             if current is not None:
@@ -223,25 +224,27 @@ class InvoicMessageReader:
                     moa = seg.composite(0)
                     if len(moa) > 1 and moa[0] == LINE_AMOUNT:
                         current.amount_given = True
-                        current.amount = decimal(moa[1], seg, position, 0, 1, "MOA 203 5004")
+                        current.amount = cached_decimal(moa[1]) or decimal(moa[1], seg, position, 0, 1, "MOA 203 5004")
                     continue
                 if tag == "QTY":
                     qty = seg.composite(0)
                     if len(qty) > 1 and qty[0] == "47":
-                        current.quantity = decimal(qty[1], seg, position, 0, 1, "QTY 47 6060")
+                        current.quantity = cached_decimal(qty[1]) or decimal(qty[1], seg, position, 0, 1, "QTY 47 6060")
                         current.unit = qty[2] if len(qty) > 2 and qty[2] else None
                     continue
                 if tag == "PRI":
                     pri = seg.composite(0)
                     if len(pri) > 1:
                         if pri[0] == "AAA":
-                            current.net_price = decimal(pri[1], seg, position, 0, 1, "PRI AAA 5118")
+                            current.net_price = cached_decimal(pri[1]) or decimal(
+                                pri[1], seg, position, 0, 1, "PRI AAA 5118"
+                            )
                         elif pri[0] == "AAB":
                             current.gross_price = decimal(pri[1], seg, position, 0, 1, "PRI AAB 5118")
                     continue
                 if tag == "IMD":
                     if current.description is None:
-                        current.description = " ".join(c for c in seg.composite(2)[3:5] if c) or None
+                        current.description = " ".join(filter(None, seg.composite(2)[3:5])) or None
                     continue
                 if tag == "PIA":
                     if current.item is None:
@@ -288,7 +291,7 @@ class InvoicMessageReader:
                     due_date = self.date(seg, position, dtm)
             elif tag == "NAD":
                 qualifier = seg.get(0, 0)
-                name = " ".join(c for c in seg.element(3) if c) or " ".join(c for c in seg.element(2) if c)
+                name = " ".join(filter(None, seg.element(3))) or " ".join(filter(None, seg.element(2)))
                 parties.setdefault(qualifier, PartyRef(id=seg.get(1, 0) or None, name=name or None))
             elif tag == "CUX" and currency is None:
                 currency = seg.get(0, 1) or None

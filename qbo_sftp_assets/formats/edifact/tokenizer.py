@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from qbo_sftp_assets.formats.errors import EdifactParseError
+from qbo_sftp_assets.formats.gc_pause import cyclic_gc_paused
 
 CHUNK_SIZE = 256 << 10  # text expands ~60x into segment objects: keep chunks small
 # A segment longer than this is not EDIFACT (or has lost its terminators); stop instead of buffering it.
@@ -197,6 +198,19 @@ def _restore(text: str, chars: ServiceCharacters) -> str:
     )
 
 
+def _unescape_protected(text: str, chars: ServiceCharacters) -> str:
+    """The data a protected value stands for: each escape sequence becomes the character it escapes."""
+    if _PLACEHOLDER not in text:
+        return text
+    return (
+        text.replace("\x00\x05", "")
+        .replace("\x00\x04", chars.component)
+        .replace("\x00\x03", chars.element)
+        .replace("\x00\x02", chars.terminator)
+        .replace("\x00\x01", chars.release)
+    )
+
+
 def _merge_released(pieces: list[str], release: str, separator: str) -> list[str]:
     """Re-join pieces split at a separator that an odd run of release characters escaped."""
     merged: list[str] = []
@@ -239,7 +253,6 @@ class SegmentReader:
     def _configure(self) -> None:
         chars = self.chars
         self._unescape = re.compile(re.escape(chars.release) + "(.)", re.S)
-        self._break_after_terminator = re.compile(re.escape(chars.terminator) + "[\r\n]+")
         # A line break is fine right after a terminator (or another break), nowhere else.
         self._inner_break = re.compile("[^" + re.escape(chars.terminator) + "\\r\\n][\\r\\n]")
         self._invalid = invalid_characters(self.syntax_id or "", chars.separators)
@@ -293,7 +306,10 @@ class SegmentReader:
                 yield [Segment("UNA", [[buf[3:9]]], self._number)]
                 buf = buf[9:]
                 continue
-            batch, restart = self._split(buf)
+            # A chunk becomes thousands of Segments at once, none in a cycle: the collector scanning
+            # them while they are built measured as a quarter of the tokenizer's time.
+            with cyclic_gc_paused():
+                batch, restart = self._split(buf)
             if batch:
                 yield batch
             if restart is not None:
@@ -332,8 +348,13 @@ class SegmentReader:
             # is right; the few segments holding one are restored and unescaped one by one.
             buf = _protect(buf, chars)
         if "\n" in buf or "\r" in buf:
-            # Line breaks after terminators are layout, not data: drop them in one pass.
-            buf = self._break_after_terminator.sub(terminator, buf)
+            # Line breaks after terminators are layout, not data. str.replace drops the usual one
+            # (measured 20x faster than a regex); the segment loop strips any further ones.
+            buf = (
+                buf.replace(terminator + "\r\n", terminator)
+                .replace(terminator + "\n", terminator)
+                .replace(terminator + "\r", terminator)
+            )
         pieces = buf.split(terminator)
         if released and not protected and release + terminator in buf:
             pieces = _merge_released(pieces, release, terminator)
@@ -356,7 +377,7 @@ class SegmentReader:
             if breaks and raw[:1] in ("\r", "\n"):
                 raw = raw.lstrip(_LINE_BREAKS)
             if released and marker in raw:
-                append(segment(raw, number, check=False))
+                append(self._protected_segment(raw, number) if protected else segment(raw, number, check=False))
                 continue
             at = raw.find(element)
             if at < 0:
@@ -401,6 +422,18 @@ class SegmentReader:
             if unb.invalid is not None:
                 self.flagged.append(unb.number)
         return True
+
+    def _protected_segment(self, raw: str, number: int) -> Segment:
+        """A segment whose escape sequences are hidden behind placeholders (see `_protect`), so that
+        plain splits find its elements and components; each value is unescaped after the split."""
+        chars = self.chars
+        parts = raw.split(chars.element)
+        component = chars.component
+        elements = [[_unescape_protected(c, chars) for c in p.split(component)] for p in parts[1:]]
+        seg = Segment(_unescape_protected(parts[0].split(component, 1)[0], chars), elements, number)
+        if not seg.tag:
+            self.flagged.append(number)
+        return seg
 
     def _segment(self, raw: str, number: int, *, check: bool = True) -> Segment:
         chars = self.chars

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import io
 import os
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import BinaryIO
 
 from qbo_sftp_assets.formats.documents import Bill, Source
 from qbo_sftp_assets.formats.errors import X12ParseError
+from qbo_sftp_assets.formats.gc_pause import cyclic_gc_paused
 from qbo_sftp_assets.formats.results import ReadResult
 from qbo_sftp_assets.formats.x12.ack_997 import Ack997Reader, AckResult, build_acknowledgments, ta1_result
 from qbo_sftp_assets.formats.x12.envelope import (
@@ -52,30 +52,6 @@ def _open(source: X12Source) -> Iterator[BinaryIO]:
             yield stream
     else:
         yield source
-
-
-@contextmanager
-def _cyclic_gc_paused(*, promote_survivors: bool = False) -> Iterator[None]:
-    """Pause the cyclic GC while parsing: a parse allocates millions of short-lived lists and dicts
-    without cycles, and the collector scanning them repeatedly measured as half the parse time.
-
-    With `promote_survivors`, what the parse kept (a whole file's documents) goes straight to the
-    oldest generation when the collector resumes (`gc.freeze` then `gc.unfreeze`, each O(1)).
-    Otherwise the collector learns that they are long-lived by walking every one of them twice, in
-    the young and the middle generation: measured as 15% of a parse. The only cost is that garbage
-    cycles the caller made just before the parse wait for the next full collection. Skipped when
-    something else froze objects (a pre-fork server), because `unfreeze` would release those too.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if promote_survivors and gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _file_name(source: X12Source, file: str) -> str:
@@ -121,7 +97,7 @@ def read_x12(
     name = _file_name(source, file)
     # The pause also covers building the result, so that it goes to the oldest generation with the
     # documents instead of setting off a collection of the youngest one, where they all still are.
-    with _cyclic_gc_paused(promote_survivors=True):
+    with cyclic_gc_paused(promote_survivors=True):
         parser = _parse(source, name, total_tolerance)
         documents = [
             completed.result
@@ -156,7 +132,7 @@ def iter_x12_documents(
     batches = iter_segment_batches(stream, file=name)
     while True:
         # The GC pause covers tokenizing and parsing one batch, never the caller's code between yields.
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             batch = next(batches, None)
             if batch is None:
                 parser.close()
@@ -179,7 +155,7 @@ def read_997(source: X12Source, *, file: str = "") -> tuple[list[AckResult], lis
     wrong SE01) gives no results, only errors, so a caller can tell "not acknowledged" from "unreadable".
     """
     name = _file_name(source, file)
-    with _cyclic_gc_paused(promote_survivors=True):
+    with cyclic_gc_paused(promote_survivors=True):
         parser = _parse(source, name, Decimal(0))
     results: list[AckResult] = []
     for elements, position, interchange in parser.inbound_ta1s:
