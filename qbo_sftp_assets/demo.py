@@ -16,8 +16,9 @@ from pathlib import Path
 
 from qbo_sftp_assets.config import Config
 from qbo_sftp_assets.embedded import COMPANY, connect_company, embedded_environment, environment_variables
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef
-from qbo_sftp_assets.formats.x12 import InMemoryControlNumbers, Parties, write_810
+from qbo_sftp_assets.formats.x12 import Parties, write_810
 from qbo_sftp_assets.ledger import Ledger
 from qbo_sftp_assets.pipeline.inbound import acknowledge_and_file, land_ready_files
 from qbo_sftp_assets.pipeline.outbound import deliver, render_feed

@@ -10,8 +10,8 @@ import pytest
 from pydifact.parser import Parser
 
 from qbo_sftp_assets.config import EdifactIdentity
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.edifact import (
-    InMemoryCounter,
     build_contrl,
     build_contrls,
     contrl_needed,
@@ -54,7 +54,9 @@ HEAD = "UNA:+.? 'UNB+UNOA:3+US:14+PARTNER:14+240316:0800+500'UNH+1+CONTRL:D:3:UN
 
 def contrl_for(data: bytes) -> str:
     result = read_edifact(data, file="in.edi")
-    return build_contrl(result.interchanges[0], counter=InMemoryCounter(start=500), as_of=AS_OF).decode("latin-1")
+    return build_contrl(result.interchanges[0], counter=InMemoryControlNumbers(start=500), as_of=AS_OF).decode(
+        "latin-1"
+    )
 
 
 def pydifact_segments(text: str) -> list[tuple[str, list]]:
@@ -172,7 +174,7 @@ def test_a_message_type_we_do_not_read_is_rejected_with_code_14():
 
 def test_receipt_only_agreement_gives_uci_8_without_ucm():
     result = read_edifact(interchange())
-    contrl = build_contrl(result.interchanges[0], counter=InMemoryCounter(500), as_of=AS_OF, receipt_only=True)
+    contrl = build_contrl(result.interchanges[0], counter=InMemoryControlNumbers(500), as_of=AS_OF, receipt_only=True)
     assert contrl.decode() == HEAD + "UCI+ICR1+PARTNER:14+US:14+8'UNT+3+1'UNZ+1+500'"
 
 
@@ -194,7 +196,7 @@ def test_groups_are_answered_with_ucf_and_a_wrong_une_count_rejects_the_group():
 def test_contrl_is_deterministic_and_takes_the_counter():
     data = interchange()
     report = read_edifact(data).interchanges[0]
-    counter = InMemoryCounter(start=41)
+    counter = InMemoryControlNumbers(start=41)
     first = build_contrl(report, counter=counter, as_of=AS_OF)
     second = build_contrl(report, counter=counter, as_of=AS_OF)
     assert b"+41'UNH" in first and b"+42'UNH" in second
@@ -209,9 +211,9 @@ def test_never_a_contrl_for_a_contrl():
     assert result.ok and result.documents == []
     (report,) = result.interchanges
     assert report.is_acknowledgment and not contrl_needed(report)
-    assert build_contrls(result.interchanges, counter=InMemoryCounter(), as_of=AS_OF) == []
+    assert build_contrls(result.interchanges, counter=InMemoryControlNumbers(), as_of=AS_OF) == []
     with pytest.raises(ValueError, match="never answered"):
-        build_contrl(report, counter=InMemoryCounter(), as_of=AS_OF)
+        build_contrl(report, counter=InMemoryControlNumbers(), as_of=AS_OF)
 
 
 @pytest.mark.parametrize(
@@ -257,7 +259,7 @@ def test_contrl_reader_on_rejected_and_receipt_only_interchanges():
     assert not rejected.accepted and rejected.error_code == "28" and rejected.error_segment == "UNZ"
     assert rejected.message_accepted("1") is False
     report = read_edifact(interchange()).interchanges[0]
-    receipt = build_contrl(report, counter=InMemoryCounter(), as_of=AS_OF, receipt_only=True)
+    receipt = build_contrl(report, counter=InMemoryControlNumbers(), as_of=AS_OF, receipt_only=True)
     (received,) = read_contrl(receipt)
     assert received.receipt_only and received.message_accepted("1") is None
 
@@ -284,10 +286,10 @@ def test_an_interchange_naming_no_sender_is_answered_only_with_the_partner_ident
     report = read_edifact(data).interchanges[0]
     assert report.issues[0].code == "13" and report.issues[0].name == "UNB element 2"
     with pytest.raises(EdifactParseError) as caught:
-        build_contrl(report, counter=InMemoryCounter(500), as_of=AS_OF)
+        build_contrl(report, counter=InMemoryControlNumbers(500), as_of=AS_OF)
     assert caught.value.element == "UNB S002" and caught.value.segment == 1
     partner = EdifactIdentity(our_id="US", our_qualifier="14", partner_id="PARTNER", partner_qualifier="14")
-    contrl = build_contrl(report, counter=InMemoryCounter(500), as_of=AS_OF, identity=partner).decode()
+    contrl = build_contrl(report, counter=InMemoryControlNumbers(500), as_of=AS_OF, identity=partner).decode()
     assert contrl == HEAD + "UCI+ICR1++US:14+4+13+UNB+2:1'UNT+3+1'UNZ+1+500'"
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qbo_sftp_assets.config import EdifactIdentity
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.edifact import (
-    InMemoryCounter,
     build_contrls,
     read_contrl,
     read_edifact,
@@ -43,7 +43,7 @@ def check(data: bytes) -> None:
         return
     for error in result.errors:
         assert isinstance(error, EdifactParseError) and error.code
-    contrls = build_contrls(result.interchanges, counter=InMemoryCounter(), as_of=AS_OF, identity=PARTNER)
+    contrls = build_contrls(result.interchanges, counter=InMemoryControlNumbers(), as_of=AS_OF, identity=PARTNER)
     for _, contrl in contrls:
         # Whatever we received, our own CONTRL is sound and reads back.
         assert read_contrl(contrl)[0].interchange_reference is not None

@@ -11,8 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, PartyRef, VendorCredit
-from qbo_sftp_assets.formats.x12 import InMemoryControlNumbers, acknowledge_x12, iter_x12_documents, read_x12
+from qbo_sftp_assets.formats.x12 import acknowledge_x12, iter_x12_documents, read_x12
 
 SAMPLE = (Path(__file__).parent / "data" / "x12" / "invoices_810.edi").read_text()
 AS_OF = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.UTC)

@@ -11,10 +11,10 @@ import pytest
 from pyx12.x12file import X12Reader
 
 from qbo_sftp_assets.config import X12Identity
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Invoice, Line, PartyRef, Source, VendorCredit
 from qbo_sftp_assets.formats.x12 import (
     Delimiters,
-    InMemoryControlNumbers,
     Parties,
     X12WriteError,
     acknowledge_x12,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.x12 import (
-    InMemoryControlNumbers,
     Parties,
     acknowledge_x12,
     read_997,

@@ -11,10 +11,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef, Source, VendorCredit
 from qbo_sftp_assets.formats.errors import X12ParseError
 from qbo_sftp_assets.formats.x12 import (
-    InMemoryControlNumbers,
     Parties,
     acknowledge_x12,
     iter_segment_batches,

@@ -18,8 +18,8 @@ from pathlib import Path
 from qbo_sftp_assets.config import config_path, load_config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats.builtin_layouts import LayoutError, builtin_layouts, load_layout_file
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.detect import SNIFF_BYTES, FormatName, detect_format
-from qbo_sftp_assets.formats.edifact import InMemoryCounter
 from qbo_sftp_assets.formats.files import acknowledge_file, read_file
 from qbo_sftp_assets.formats.layouts import Layout
 
@@ -125,7 +125,7 @@ def run_ack(args: argparse.Namespace) -> int:
         file_format,
         layout,
         name=os.path.basename(args.file),
-        control_numbers=InMemoryCounter(args.control_number),
+        control_numbers=InMemoryControlNumbers(args.control_number),
         as_of=args.as_of or dt.datetime.now(dt.UTC),
     )
     if not acknowledged.ack:

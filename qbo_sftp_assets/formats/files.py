@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats import csv_format, fixed_width, flat_ack
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.detect import FormatName
 from qbo_sftp_assets.formats.edifact import build_contrls, read_edifact
 from qbo_sftp_assets.formats.errors import EdifactParseError, ParseError, X12ParseError
@@ -20,12 +21,6 @@ from qbo_sftp_assets.formats.x12 import X12Acknowledgment, X12DelimiterError, bu
 from qbo_sftp_assets.formats.x12.ta1 import interchange_from_bad_header
 
 AckKind = Literal["x12", "contrl", "csv"]
-
-
-class Counter(Protocol):
-    """Control numbers by kind ("ISA13", "GS06", "ST02", "UNB", "ACK"); the ledger implements it."""
-
-    def next(self, kind: str) -> int: ...
 
 
 class LayoutRequired(UserFacingError):
@@ -74,7 +69,7 @@ def acknowledge_file(
     layout: Layout | None,
     *,
     name: str,
-    control_numbers: Counter,
+    control_numbers: ControlNumbers,
     as_of: dt.datetime,
 ) -> Acknowledged:
     """Read the file once and build its acknowledgment: 997/TA1, CONTRL, or the flat-file CSV ack."""
@@ -91,7 +86,7 @@ def _flat(
     layout: Layout | None,
     *,
     name: str,
-    control_numbers: Counter,
+    control_numbers: ControlNumbers,
     as_of: dt.datetime,
 ) -> Acknowledged:
     reader = (
@@ -117,7 +112,7 @@ def _flat(
     return Acknowledged(result, ack.content, "csv")
 
 
-def _x12(path: Path, *, name: str, control_numbers: Counter, as_of: dt.datetime) -> Acknowledged:
+def _x12(path: Path, *, name: str, control_numbers: ControlNumbers, as_of: dt.datetime) -> Acknowledged:
     try:
         result, acknowledgment = read_x12(path, file=name)
     except X12DelimiterError as error:
@@ -133,7 +128,7 @@ def _x12(path: Path, *, name: str, control_numbers: Counter, as_of: dt.datetime)
     return Acknowledged(result, ack, "x12")
 
 
-def _edifact(path: Path, *, name: str, control_numbers: Counter, as_of: dt.datetime) -> Acknowledged:
+def _edifact(path: Path, *, name: str, control_numbers: ControlNumbers, as_of: dt.datetime) -> Acknowledged:
     try:
         result = read_edifact(path, file=name)
         # A UNB that names no sender leaves nobody to address the CONTRL to: that raises here too.

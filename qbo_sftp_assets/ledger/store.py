@@ -15,12 +15,10 @@ from typing import Any, TypeVar
 import duckdb
 
 from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.formats.control_numbers import CONTROL_NUMBER_MAXIMUM
 from qbo_sftp_assets.ledger.migrations import LATEST_SCHEMA_VERSION, MIGRATIONS
 
 T = TypeVar("T")
-
-# Control numbers wrap where the envelope field runs out of digits (ISA13/GS06 are 9 digits).
-CONTROL_NUMBER_MAXIMUM = 999_999_999
 
 
 class LedgerError(UserFacingError):

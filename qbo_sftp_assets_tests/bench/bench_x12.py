@@ -18,9 +18,9 @@ from pathlib import Path
 
 from pyx12.x12file import X12Reader
 
+from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef
 from qbo_sftp_assets.formats.x12 import (
-    InMemoryControlNumbers,
     Parties,
     iter_segment_batches,
     read_x12,

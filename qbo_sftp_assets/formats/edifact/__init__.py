@@ -6,8 +6,6 @@ built from); `build_contrl` answers one interchange; `read_contrl` reads a partn
 
 from qbo_sftp_assets.formats.edifact.contrl import (
     ContrlReport,
-    ControlNumberCounter,
-    InMemoryCounter,
     MessageAck,
     build_contrl,
     build_contrls,
@@ -32,10 +30,8 @@ from qbo_sftp_assets.formats.edifact.tokenizer import (
 __all__ = [
     "DEFAULT_SERVICE_CHARACTERS",
     "ContrlReport",
-    "ControlNumberCounter",
     "EdifactReadResult",
     "EdifactReader",
-    "InMemoryCounter",
     "InterchangeReport",
     "MessageAck",
     "MessageReport",

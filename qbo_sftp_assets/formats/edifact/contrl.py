@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 from qbo_sftp_assets.config import EdifactIdentity
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.edifact.envelope import (
     ACKNOWLEDGMENT_TYPES,
     EnvelopeWalker,
@@ -39,24 +38,6 @@ RECEIVED = "8"  # interchange received (receipt-only agreements)
 CONTRL_V3 = ("CONTRL", "D", "3", "UN")
 CONTRL_V4 = ("CONTRL", "4", "1", "UN")
 _ENVELOPE_TAGS = frozenset({"UNH", "UNT"})
-
-
-class ControlNumberCounter(Protocol):
-    """Hands out control numbers; the ledger persists them, tests use `InMemoryCounter`."""
-
-    def next(self, kind: str) -> int: ...
-
-
-class InMemoryCounter:
-    """A counter per kind ("UNB", ...), starting at `start`; not persisted."""
-
-    def __init__(self, start: int = 1) -> None:
-        self._next: defaultdict[str, int] = defaultdict(lambda: start)
-
-    def next(self, kind: str) -> int:
-        value = self._next[kind]
-        self._next[kind] = value + 1
-        return value
 
 
 def contrl_needed(interchange: InterchangeReport) -> bool:
@@ -124,7 +105,7 @@ def _message_segments(writer: _Writer, message: MessageReport, action: str) -> N
 def build_contrl(
     interchange: InterchangeReport,
     *,
-    counter: ControlNumberCounter,
+    counter: ControlNumbers,
     as_of: dt.datetime,
     receipt_only: bool = False,
     identity: EdifactIdentity | None = None,
@@ -204,7 +185,7 @@ def build_contrl(
 def build_contrls(
     interchanges: Iterable[InterchangeReport],
     *,
-    counter: ControlNumberCounter,
+    counter: ControlNumbers,
     as_of: dt.datetime,
     receipt_only: bool = False,
     identity: EdifactIdentity | None = None,

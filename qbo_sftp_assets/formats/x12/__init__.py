@@ -12,8 +12,6 @@ from qbo_sftp_assets.formats.x12.envelope import (
 from qbo_sftp_assets.formats.x12.invoice_810 import write_810
 from qbo_sftp_assets.formats.x12.outbound import (
     DEFAULT_DELIMITERS,
-    ControlNumbers,
-    InMemoryControlNumbers,
     Parties,
     X12WriteError,
 )
@@ -29,11 +27,9 @@ from qbo_sftp_assets.formats.x12.tokenizer import (
 __all__ = [
     "DEFAULT_DELIMITERS",
     "AckResult",
-    "ControlNumbers",
     "Delimiters",
     "ElementError",
     "GroupAck",
-    "InMemoryControlNumbers",
     "InterchangeAck",
     "Parties",
     "SegmentBatch",

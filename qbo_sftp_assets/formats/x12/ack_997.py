@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import Source
 from qbo_sftp_assets.formats.x12.envelope import (
     GroupAck,
@@ -18,7 +19,6 @@ from qbo_sftp_assets.formats.x12.envelope import (
     element,
 )
 from qbo_sftp_assets.formats.x12.outbound import (
-    ControlNumbers,
     GroupSpec,
     Parties,
     SegmentWriter,

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import (
     LINE_FIELDS,
     Bill,
@@ -26,7 +27,6 @@ from qbo_sftp_assets.formats.documents import (
 from qbo_sftp_assets.formats.x12.envelope import ElementError, SegmentError, element
 from qbo_sftp_assets.formats.x12.outbound import (
     DEFAULT_DELIMITERS,
-    ControlNumbers,
     GroupSpec,
     Parties,
     SegmentWriter,

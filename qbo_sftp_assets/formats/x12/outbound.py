@@ -1,4 +1,4 @@
-"""Writing X12: control-number counters, the parties of an interchange, and ISA/GS/ST envelopes.
+"""Writing X12: the parties of an interchange and ISA/GS/ST envelopes.
 
 Output is deterministic: control numbers come from the caller's counter, time from `as_of`.
 """
@@ -8,40 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
-
-CONTROL_NUMBER_KINDS = ("ISA13", "GS06", "ST02")
-_CONTROL_NUMBER_LIMIT = 999_999_999
 
 DEFAULT_DELIMITERS = Delimiters(element="*", component=":", segment="~", repetition="^")
 
 
 class X12WriteError(ValueError):
     """A document cannot be written as X12 (a value too long or a missing required field)."""
-
-
-class ControlNumbers(Protocol):
-    """Hands out the next control number of a kind: "ISA13", "GS06" or "ST02" (the ledger persists them)."""
-
-    def next(self, kind: str) -> int: ...
-
-
-class InMemoryControlNumbers:
-    """A `ControlNumbers` kept in memory: every kind counts up from `start` and wraps after 999999999."""
-
-    def __init__(self, start: int = 1) -> None:
-        if not 1 <= start <= _CONTROL_NUMBER_LIMIT:
-            raise ValueError(f"control number must be 1..{_CONTROL_NUMBER_LIMIT}, got {start}")
-        self._next = dict.fromkeys(CONTROL_NUMBER_KINDS, start)
-
-    def next(self, kind: str) -> int:
-        if kind not in self._next:
-            raise ValueError(f"unknown control number kind {kind!r}; expected one of {CONTROL_NUMBER_KINDS}")
-        value = self._next[kind]
-        self._next[kind] = 1 if value >= _CONTROL_NUMBER_LIMIT else value + 1
-        return value
 
 
 @dataclass(frozen=True)

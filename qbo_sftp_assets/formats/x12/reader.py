@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import BinaryIO
 
+from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Source
 from qbo_sftp_assets.formats.errors import X12ParseError
 from qbo_sftp_assets.formats.gc_pause import cyclic_gc_paused
@@ -25,7 +26,6 @@ from qbo_sftp_assets.formats.x12.envelope import (
     X12Acknowledgment,
 )
 from qbo_sftp_assets.formats.x12.invoice_810 import Invoice810Reader
-from qbo_sftp_assets.formats.x12.outbound import ControlNumbers
 from qbo_sftp_assets.formats.x12.ta1 import interchange_from_bad_header
 from qbo_sftp_assets.formats.x12.tokenizer import X12DelimiterError, iter_segment_batches
 
