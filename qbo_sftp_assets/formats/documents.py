@@ -275,14 +275,14 @@ class Class:
 # Readers that build millions of Lines (X12, EDIFACT) fill a copy of a real instance's __dict__
 # instead and attach it in one store: under 1 µs. Copies of an instance's dict share its key table,
 # so they are no bigger than __init__'s; a field added later keeps its default here without a change.
-LINE_FIELDS: dict[str, Any] = Line(Decimal(0)).__dict__
-SOURCE_FIELDS: dict[str, Any] = Source().__dict__
-BILL_FIELDS: dict[str, Any] = Bill(PartyRef(), None, dt.date.min, ()).__dict__
+LINE_DEFAULTS: dict[str, Any] = Line(Decimal(0)).__dict__
+SOURCE_DEFAULTS: dict[str, Any] = Source().__dict__
+BILL_DEFAULTS: dict[str, Any] = Bill(PartyRef(), None, dt.date.min, ()).__dict__
 
 
 def from_fields(cls: type[_Frozen], fields: dict[str, Any]) -> _Frozen:
     """An instance of the frozen dataclass `cls` that takes `fields` (every field, as from a copy of
-    LINE_FIELDS / SOURCE_FIELDS / BILL_FIELDS) as its attributes; equal to `cls(**fields)`."""
+    LINE_DEFAULTS / SOURCE_DEFAULTS / BILL_DEFAULTS) as its attributes; equal to `cls(**fields)`."""
     instance = object.__new__(cls)
     object.__setattr__(instance, "__dict__", fields)
     return instance
@@ -290,7 +290,7 @@ def from_fields(cls: type[_Frozen], fields: dict[str, Any]) -> _Frozen:
 
 def line_from(values: dict[str, Any]) -> Line:
     """A Line with `values` over the defaults; equal to `Line(**values)`."""
-    fields = LINE_FIELDS.copy()
+    fields = LINE_DEFAULTS.copy()
     fields.update(values)
     return from_fields(Line, fields)
 
@@ -304,7 +304,7 @@ def source_at(source: Source, segment: int) -> Source:
 
 def bill_from(cls: type[Bill], values: dict[str, Any]) -> Bill:
     """A Bill or VendorCredit (neither adds a field) with `values` over the defaults."""
-    fields = BILL_FIELDS.copy()
+    fields = BILL_DEFAULTS.copy()
     fields.update(values)
     return from_fields(cls, fields)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qbo_sftp_assets.formats.documents import SOURCE_FIELDS, Source, from_fields
+from qbo_sftp_assets.formats.documents import SOURCE_DEFAULTS, Source, from_fields
 from qbo_sftp_assets.formats.errors import X12ParseError
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, SegmentBatch
 
@@ -542,7 +542,7 @@ class EnvelopeParser:
         self._body = []
         interchange = self._interchange
         assert interchange is not None
-        source_fields = SOURCE_FIELDS.copy()
+        source_fields = SOURCE_DEFAULTS.copy()
         source_fields["file"] = self.file
         source_fields["segment"] = position
         source_fields["interchange"] = interchange.control_number

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import (
-    LINE_FIELDS,
+    LINE_DEFAULTS,
     Bill,
     Invoice,
     Line,
@@ -157,7 +157,7 @@ class Invoice810Reader:
         readers = _SEGMENT_READERS
         append_line = self.lines.append
         new_source_fields = self.source.__dict__.copy
-        new_line_fields = LINE_FIELDS.copy
+        new_line_fields = LINE_DEFAULTS.copy
         cached_decimal = _DECIMALS.get
         cent = _CENT
         new = object.__new__
