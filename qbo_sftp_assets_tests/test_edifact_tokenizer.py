@@ -75,6 +75,14 @@ def test_escaped_values_come_back_whole_on_every_path(values, chunk_size):
     assert [elements[3] for _, elements, _ in ftx] == [[value] for value in values]
 
 
+def test_a_tag_keeps_a_release_character_as_written_on_every_path():
+    body = "".join(f"N?AD+O?'Brien {n}'\n" for n in range(20))
+    data = f"UNB+UNOC:3+S+R+240101:1200+1'\n{body}UNZ+0+1'".encode("latin-1")
+    for chunk_size in (16, 1 << 20):
+        tags = {tag for tag, _, _ in tokens(data, chunk_size=chunk_size)}
+        assert tags == {"UNB", "N?AD", "UNZ"}
+
+
 def test_release_before_an_ordinary_character_is_dropped():
     # xlate/staedi's sample carries `006?415160`; we drop the stray release character.
     data = b"UNB+UNOC:3+S+R+240101:1200+1'RFF+ON:006?415160'UNZ+0+1'"

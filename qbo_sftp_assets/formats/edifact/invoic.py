@@ -89,6 +89,8 @@ class InvoicMessageReader:
     group: str | None = None
     issues: list[SyntaxIssue] = field(default_factory=list)
     parties: dict[str, PartyRef] = field(default_factory=dict)
+    # The message's own Source (UNH position and references); its lines copy it at their segment.
+    source: Source = field(init=False, repr=False)
 
     def issue(
         self,

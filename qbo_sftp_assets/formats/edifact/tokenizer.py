@@ -430,7 +430,8 @@ class SegmentReader:
         parts = raw.split(chars.element)
         component = chars.component
         elements = [[_unescape_protected(c, chars) for c in p.split(component)] for p in parts[1:]]
-        seg = Segment(_unescape_protected(parts[0].split(component, 1)[0], chars), elements, number)
+        # A tag is never escaped: one holding a release character keeps it, and is unknown as written.
+        seg = Segment(_restore(parts[0].split(component, 1)[0], chars), elements, number)
         if not seg.tag:
             self.flagged.append(number)
         return seg
