@@ -302,6 +302,13 @@ def source_at(source: Source, segment: int) -> Source:
     return from_fields(Source, fields)
 
 
+def source_at_line(source: Source, line: int) -> Source:
+    """`source` at another text line; equal to `dataclasses.replace(source, line=line)`."""
+    fields = source.__dict__.copy()
+    fields["line"] = line
+    return from_fields(Source, fields)
+
+
 def bill_from(cls: type[Bill], values: dict[str, Any]) -> Bill:
     """A Bill or VendorCredit (neither adds a field) with `values` over the defaults."""
     fields = BILL_DEFAULTS.copy()

@@ -25,6 +25,8 @@ from qbo_sftp_assets.formats.documents import (
     PartyRef,
     Source,
     VendorCredit,
+    line_from,
+    source_at_line,
 )
 from qbo_sftp_assets.formats.errors import CsvParseError, FixedWidthParseError, ParseError
 from qbo_sftp_assets.formats.results import ReadResult
@@ -68,6 +70,8 @@ BUILTIN_DOCUMENT_TYPES: Mapping[str, str] = {
 DOCUMENT_CLASSES = {"bill": Bill, "vendor_credit": VendorCredit, "invoice": Invoice}
 CURRENCY_SYMBOLS = "$€£¥"
 _SIMPLE_NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")  # the common case, parsed without the slow path
+_SIMPLE_DECIMALS: dict[str, Decimal] = {}
+_SIMPLE_DECIMALS_KEPT = 4096
 _PLAIN_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 
 
@@ -87,8 +91,16 @@ class ValueProblem(Exception):
 
 def parse_decimal(text: str, *, decimal_separator: str = ".", thousands_separator: str = "") -> Decimal:
     """An exact Decimal from `1,234.50`, `1.234,50`, `(12.50)`, `12.50-`, `-12.50`, `$12.50`."""
-    if decimal_separator == "." and _SIMPLE_NUMBER.match(text):
-        return Decimal(text)
+    if decimal_separator == ".":
+        # Amounts and quantities repeat within a file; Decimals are immutable, so parsed ones are shared.
+        number = _SIMPLE_DECIMALS.get(text)
+        if number is not None:
+            return number
+        if _SIMPLE_NUMBER.match(text):
+            if len(_SIMPLE_DECIMALS) >= _SIMPLE_DECIMALS_KEPT:
+                _SIMPLE_DECIMALS.clear()
+            number = _SIMPLE_DECIMALS[text] = Decimal(text)
+            return number
     body = text.strip()
     negative = False
     if body.startswith("(") and body.endswith(")"):
@@ -302,7 +314,7 @@ def build_document(rows: list[Row], rules: AssemblyRules, *, repeats_line: int |
 
     if party.id is None and party.name is None:
         fail("the document names no party", element="vendor_id/vendor_name", expected="a vendor id or name")
-    lines = [_item_line(row, rules, errors) for row in line_rows]
+    lines = [_item_line(row, source, rules, errors) for row in line_rows]
     if kind == "vendor_credit" and lines and all(line is not None and line.amount <= 0 for line in lines):
         # Partners often send a credit memo as negative amounts; the model keeps credits positive.
         lines = [replace(line, amount=-line.amount) for line in lines if line is not None]
@@ -345,8 +357,9 @@ def _consistent_header(rows: list[Row], rules: AssemblyRules, errors: list[Parse
     header: dict[str, Any] = {}
     where: dict[str, int] = {}
     for row in rows:
+        values = row.values
         for name in HEADER_FIELDS:
-            value = row.values.get(name)
+            value = values.get(name)
             if value is None:
                 continue
             if name not in header:
@@ -364,7 +377,8 @@ def _consistent_header(rows: list[Row], rules: AssemblyRules, errors: list[Parse
     return header
 
 
-def _item_line(row: Row, rules: AssemblyRules, errors: list[ParseError]) -> Line | None:
+def _item_line(row: Row, source: Source, rules: AssemblyRules, errors: list[ParseError]) -> Line | None:
+    """The Line of one row (`source` is its document's, moved to the row's line); None when it has none."""
     values = row.values
     amount = values.get("amount")
     quantity, unit_price = values.get("quantity"), values.get("unit_price")
@@ -382,17 +396,19 @@ def _item_line(row: Row, rules: AssemblyRules, errors: list[ParseError]) -> Line
                 )
             )
         return None
-    return Line(
-        amount=amount,
-        description=values.get("description"),
-        quantity=quantity,
-        unit_price=unit_price,
-        item=values.get("item"),
-        account=values.get("account"),
-        class_=values.get("class"),
-        customer=values.get("customer"),
-        kind=values.get("kind") or "item",
-        source=Source(file=rules.file, line=row.line),
+    return line_from(
+        {
+            "amount": amount,
+            "description": values.get("description"),
+            "quantity": quantity,
+            "unit_price": unit_price,
+            "item": values.get("item"),
+            "account": values.get("account"),
+            "class_": values.get("class"),
+            "customer": values.get("customer"),
+            "kind": values.get("kind") or "item",
+            "source": source_at_line(source, row.line),
+        }
     )
 
 

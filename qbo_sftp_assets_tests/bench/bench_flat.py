@@ -40,9 +40,10 @@ def _render_size(render, megabytes: float) -> bytes:
 
 
 def _timed(action) -> tuple[float, int]:
-    started = time.perf_counter()
+    """CPU seconds of one call, and what it counted: CPU time, because the two cores are shared."""
+    started = time.process_time()
     count = action()
-    return time.perf_counter() - started, count
+    return time.process_time() - started, count
 
 
 def _csv_floor(data: bytes) -> int:
