@@ -129,6 +129,39 @@ def test_bad_numbers_name_element_reference_and_data() -> None:
     assert [(e.element, e.code) for e in errors] == [("CUR02", "7"), ("IT102", "6"), ("SAC01", "7")]
 
 
+def test_n2_amounts_that_are_not_numbers_or_missing_reject_the_set() -> None:
+    data = one_set("BIG*20261118*X", "IT1*1*1*EA*5", "SAC*C*D240***1x", "SAC*A*C310", "TDS")
+    assert ack_body(data) == [
+        "AK2*810*0001",
+        "AK3*SAC*4**8",
+        "AK4*5*610*6*1x",
+        "AK3*SAC*5**8",
+        "AK4*5*610*2",
+        "AK3*TDS*6**8",
+        "AK4*1*610*1",
+        "AK5*R*5",
+        "AK9*R*1*1*0",
+    ]
+    errors = read_x12(data, file="f.x12")[0].errors
+    assert [(e.element, e.code) for e in errors] == [("SAC05", "6"), ("SAC05", "2"), ("TDS01", "1")]
+    assert "SAC05 amount '1x' is not an N2 number" in str(errors[0])
+
+
+def test_an_n2_amount_with_a_decimal_point_is_read_as_written_and_warned_about() -> None:
+    data = one_set("BIG*20261118*X", "IT1*1*1*EA*5", "SAC*C*D240***1.50", "TDS*6.50")
+    assert ack_body(data) == [
+        "AK2*810*0001",
+        "AK3*SAC*4**8",
+        "AK4*5*610*6*1.50",
+        "AK3*TDS*5**8",
+        "AK4*1*610*6*6.50",
+        "AK5*E",
+        "AK9*E*1*1*1",
+    ]
+    (bill,) = read_x12(data)[0].documents
+    assert (bill.total, bill.lines[1].amount) == (Decimal("6.50"), Decimal("1.50"))
+
+
 def test_a_malformed_segment_id_inside_a_set_gets_ak3_code_1() -> None:
     text = SAMPLE.replace("PID*F****Blue widget~", "PID*F****Blue widget~~x y*1~").replace("SE*13*0001", "SE*15*0001")
     assert ack_body(text.encode())[:5] == ["AK2*810*0001", "AK3**9**1", "AK3*x y*10**1", "AK5*R*5", "AK2*810*0002"]

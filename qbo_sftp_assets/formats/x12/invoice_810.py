@@ -384,22 +384,10 @@ class Invoice810Reader:
                 data=indicator,
             )
             return
-        raw_amount = element(elements, 5)
-        amount, explicit = parse_n2(raw_amount)
+        # SAC05 is required once SAC01 says allowance or charge (AK403 2 when it is missing).
+        amount = self._n2_element("SAC", elements, 5, "amount", position, file_position, missing_code="2")
         if amount is None:
-            self._fail(
-                "SAC",
-                position,
-                file_position,
-                f"SAC05 amount {raw_amount!r} is not an N2 number",
-                element_position=5,
-                reference="610",
-                code="6" if raw_amount else "2",
-                data=raw_amount,
-            )
             return
-        if explicit:
-            self._n2_warning("SAC", position, file_position, 5, raw_amount)
         allowance = indicator == "A"
         self.lines.append(
             line_from(
@@ -413,38 +401,53 @@ class Invoice810Reader:
             )
         )
 
-    def _n2_warning(self, segment_id: str, position: int, file_position: int, index: int, raw: str) -> None:
-        self._fail(
-            segment_id,
-            position,
-            file_position,
-            f"{segment_id}0{index} {raw!r} has a decimal point in an N2 (implied decimals) amount",
-            element_position=index,
-            reference="610",
-            code="6",
-            data=raw,
-            fatal=False,
-        )
+    def _n2_element(
+        self,
+        segment_id: str,
+        elements: list[str],
+        index: int,
+        what: str,
+        position: int,
+        file_position: int,
+        *,
+        missing_code: str,
+    ) -> Decimal | None:
+        """Element `index` as an N2 amount (implied 2 decimals); None, with an AK4 error, when it is not
+        one. A decimal point is read as written but warned about: the set is still accepted."""
+        raw = element(elements, index)
+        amount, explicit = parse_n2(raw)
+        name = f"{segment_id}{index:02d}"
+        if amount is None:
+            self._fail(
+                segment_id,
+                position,
+                file_position,
+                f"{name} {what} {raw!r} is not an N2 number",
+                element_position=index,
+                reference="610",
+                code="6" if raw else missing_code,
+                data=raw,
+            )
+        elif explicit:
+            self._fail(
+                segment_id,
+                position,
+                file_position,
+                f"{name} {raw!r} has a decimal point in an N2 (implied decimals) amount",
+                element_position=index,
+                reference="610",
+                code="6",
+                data=raw,
+                fatal=False,
+            )
+        return amount
 
     def _tds(self, elements: list[str], position: int, file_position: int) -> None:
         self._flush_item()
         self.in_detail = True
-        raw_total = element(elements, 1)
-        total, explicit = parse_n2(raw_total)
+        total = self._n2_element("TDS", elements, 1, "total", position, file_position, missing_code="1")
         if total is None:
-            self._fail(
-                "TDS",
-                position,
-                file_position,
-                f"TDS01 total {raw_total!r} is not an N2 number",
-                element_position=1,
-                reference="610",
-                code="6" if raw_total else "1",
-                data=raw_total,
-            )
             return
-        if explicit:
-            self._n2_warning("TDS", position, file_position, 1, raw_total)
         self.total = total
         self.tds_position = (position, file_position)
 
