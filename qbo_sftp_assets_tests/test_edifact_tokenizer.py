@@ -109,6 +109,16 @@ def test_chunk_boundaries_never_change_the_segments(chunk_size):
         assert tokens(data, chunk_size=chunk_size) == tokens(data)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="AB1 ?'+:\r\n\x00é", max_size=120), st.sampled_from([1, 5, 16, 64]))
+def test_chunk_boundaries_never_change_the_segments_of_any_body(body, chunk_size):
+    # Arbitrary text after a sound UNB: stray release characters, breaks anywhere, NULs, latin-1.
+    data = ("UNB+UNOC:3+S+R+240101:1200+1'\n" + body + "'UNZ+0+1'").encode("latin-1")
+    whole = [(s.tag, s.elements, s.number, s.invalid) for s in SegmentReader.from_bytes(data)]
+    chunked = [(s.tag, s.elements, s.number, s.invalid) for s in SegmentReader.from_bytes(data, chunk_size=chunk_size)]
+    assert chunked == whole
+
+
 def test_several_interchanges_each_with_its_own_service_characters():
     first = (DATA / "invoic_exotic_una.edi").read_bytes()
     second = (DATA / "invoic_d96a.edi").read_bytes()
