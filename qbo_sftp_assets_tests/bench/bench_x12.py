@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ _AS_OF = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 _SETS_PER_INTERCHANGE = 200
 _LINES_PER_SET = 20
 _MEMORY_GOAL_MB = 300
-_RUNS = 3
+_RUNS = 5
 
 # The child reports VmHWM (its own peak, in kB) where Linux has it: ru_maxrss survives exec, so it
 # also counts the bench process's memory at the fork.
@@ -117,14 +118,16 @@ def _best_of(runs: int, action: Callable[[], object]) -> float:
     return best
 
 
-def _best_of_interleaved(runs: int, *actions: Callable[[], object]) -> list[float]:
-    """Best CPU seconds of each action over `runs` rounds, the actions taking turns in every round,
+def _interleaved_rounds(runs: int, *actions: Callable[[], object]) -> list[list[float]]:
+    """CPU seconds of each action in each of `runs` rounds, the actions taking turns in every round,
     so that a neighbour loading the shared CPU (and its caches) for a while weighs on all of them."""
-    best = [float("inf")] * len(actions)
-    for _ in range(runs):
-        for index, action in enumerate(actions):
-            best[index] = min(best[index], _best_of(1, action))
-    return best
+    return [[_best_of(1, action) for action in actions] for _ in range(runs)]
+
+
+def _best_of_interleaved(runs: int, *actions: Callable[[], object]) -> list[float]:
+    """Best CPU seconds of each action over `runs` interleaved rounds."""
+    rounds = _interleaved_rounds(runs, *actions)
+    return [min(times) for times in zip(*rounds, strict=True)]
 
 
 def _full_collection_with_bills_alive(path: Path) -> float:
@@ -186,10 +189,16 @@ def run() -> None:
 
         documents = _our_parse(path)
         segments = _pyx12_tokenize(path)
-        ours, pyx12 = _best_of_interleaved(_RUNS, lambda: _our_parse(path), lambda: _pyx12_tokenize(path))
+        rounds = _interleaved_rounds(_RUNS, lambda: _our_parse(path), lambda: _pyx12_tokenize(path))
+        ours, pyx12 = (min(times) for times in zip(*rounds, strict=True))
+        per_round = sorted(theirs / mine for mine, theirs in rounds)
         print(f"   our full parse into Bills: {ours:.2f} s ({documents} bills, {size / ours / 1e6:.0f} MB/s)")
         print(f"   pyx12 X12Reader tokenize only: {pyx12:.2f} s ({segments} segments)")
         print(f"   ratio pyx12 tokenize / our full parse: {pyx12 / ours:.1f}x (goal >= 3x; CPU time, best of {_RUNS})")
+        print(
+            f"   the same ratio round by round: median {statistics.median(per_round):.1f}x, "
+            f"lowest {per_round[0]:.1f}x, highest {per_round[-1]:.1f}x"
+        )
         collection = _full_collection_with_bills_alive(path)
         print(
             f"   one full GC collection with those Bills alive: {collection:.2f} s "
