@@ -236,7 +236,7 @@ def _rows(
                 row.errors.append(
                     CsvParseError(problem.message, file=file, line=line, element=label, expected=problem.expected)
                 )
-        yield tuple(record[i].strip() if i < count else "" for i in key_indexes), row
+        yield tuple([record[i].strip() if i < count else "" for i in key_indexes]), row
 
 
 def _value_parser(name: str, layout: CsvLayout) -> Callable[[str], Any] | None:

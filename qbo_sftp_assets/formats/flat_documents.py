@@ -75,8 +75,11 @@ _SIMPLE_DECIMALS_KEPT = 4096
 _PLAIN_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_name(text: str) -> str:
-    """Header names and type words compare case-insensitively, ignoring spaces, `_` and `-`."""
+    """Header names and type words compare case-insensitively, ignoring spaces, `_` and `-`.
+
+    Cached: every document of a file names its type with one of a few words."""
     return re.sub(r"[\s_\-]+", "", text).lower()
 
 
