@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO, Literal
 
+from qbo_sftp_assets.formats.decimals import DecimalCache
 from qbo_sftp_assets.formats.documents import (
     Bill,
     Document,
@@ -70,8 +71,7 @@ BUILTIN_DOCUMENT_TYPES: Mapping[str, str] = {
 DOCUMENT_CLASSES = {"bill": Bill, "vendor_credit": VendorCredit, "invoice": Invoice}
 CURRENCY_SYMBOLS = "$€£¥"
 _SIMPLE_NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")  # the common case, parsed without the slow path
-_SIMPLE_DECIMALS: dict[str, Decimal] = {}
-_SIMPLE_DECIMALS_KEPT = 4096
+_SIMPLE_NUMBERS = DecimalCache()
 _PLAIN_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 
 
@@ -95,15 +95,11 @@ class ValueProblem(Exception):
 def parse_decimal(text: str, *, decimal_separator: str = ".", thousands_separator: str = "") -> Decimal:
     """An exact Decimal from `1,234.50`, `1.234,50`, `(12.50)`, `12.50-`, `-12.50`, `$12.50`."""
     if decimal_separator == ".":
-        # Amounts and quantities repeat within a file; Decimals are immutable, so parsed ones are shared.
-        number = _SIMPLE_DECIMALS.get(text)
+        number = _SIMPLE_NUMBERS.get(text)
         if number is not None:
             return number
         if _SIMPLE_NUMBER.match(text):
-            if len(_SIMPLE_DECIMALS) >= _SIMPLE_DECIMALS_KEPT:
-                _SIMPLE_DECIMALS.clear()
-            number = _SIMPLE_DECIMALS[text] = Decimal(text)
-            return number
+            return _SIMPLE_NUMBERS.add(text)
     body = text.strip()
     negative = False
     if body.startswith("(") and body.endswith(")"):

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, BinaryIO
 
+from qbo_sftp_assets.formats.decimals import DecimalCache
 from qbo_sftp_assets.formats.documents import (
     Bill,
     Line,
@@ -51,9 +52,7 @@ _CENT = Decimal("0.01")
 _TAX_DESCRIPTION = re.compile(r"^([A-Z]{1,3})(?: (\d+(?:\.\d+)?)%)?$")
 _NUMBER = re.compile(r"-?\d*[.,]?\d*")
 _DATE_FORMATS = {"102": 8, "203": 8, "204": 8, "205": 8, "101": 6, "": 8}
-# Quantities, prices and amounts repeat within a file; Decimals are immutable, so parsed ones are shared.
-_DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_KEPT = 4096
+_NUMBERS = DecimalCache()
 
 
 @dataclass(slots=True)
@@ -120,15 +119,11 @@ class InvoicMessageReader:
 
     def decimal(self, raw: str, seg: Segment, position: int, element: int, component: int, name: str) -> Decimal | None:
         """`raw` as a Decimal (either decimal mark), None when empty; an issue (0085 12) when not a number."""
-        cached = _DECIMALS.get(raw)
+        cached = _NUMBERS.get(raw)
         if cached is not None:
             return cached
         if raw.isascii() and raw.replace(".", "", 1).isdigit():
-            # The common case, without the regex.
-            if len(_DECIMALS) >= _DECIMALS_KEPT:
-                _DECIMALS.clear()
-            number = _DECIMALS[raw] = Decimal(raw)
-            return number
+            return _NUMBERS.add(raw)  # the common case, without the regex
         if raw == "":
             return None
         value: Decimal | None
@@ -217,7 +212,7 @@ class InvoicMessageReader:
         in_summary = False
 
         decimal = self.decimal
-        cached_decimal = _DECIMALS.get
+        cached_decimal = _NUMBERS.get
         for position, seg in enumerate(islice(body, 1, None), start=2):
             tag = seg.tag
             if current is not None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
+from qbo_sftp_assets.formats.decimals import DecimalCache
 from qbo_sftp_assets.formats.documents import (
     LINE_DEFAULTS,
     Bill,
@@ -47,9 +48,7 @@ _HUNDRED = Decimal(100)
 
 
 _NO_PARTY = PartyRef()
-# Quantities and prices repeat within a file; Decimals are immutable, so parsed ones are shared.
-_DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_KEPT = 4096
+_R_NUMBERS = DecimalCache()
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}", re.ASCII)
 
 
@@ -75,7 +74,7 @@ def parse_date(value: str) -> dt.date | None:
 
 def parse_decimal(value: str) -> Decimal | None:
     """An X12 R number (optional minus, digits, optional decimal point), None otherwise."""
-    number = _DECIMALS.get(value)
+    number = _R_NUMBERS.get(value)
     if number is not None:
         return number
     # Optional minus, then digits with at most one decimal point (at least one digit): what
@@ -83,11 +82,7 @@ def parse_decimal(value: str) -> Decimal | None:
     digits = value[1:] if value[:1] == "-" else value
     if len(value) > 20 or not digits.isascii() or not digits.replace(".", "", 1).isdigit():
         return None
-    number = Decimal(value)
-    if len(_DECIMALS) >= _DECIMALS_KEPT:
-        _DECIMALS.clear()
-    _DECIMALS[value] = number
-    return number
+    return _R_NUMBERS.add(value)
 
 
 def parse_n2(value: str) -> tuple[Decimal | None, bool]:
@@ -158,7 +153,7 @@ class Invoice810Reader:
         append_line = self.lines.append
         new_source_fields = self.source.__dict__.copy
         new_line_fields = LINE_DEFAULTS.copy
-        cached_decimal = _DECIMALS.get
+        cached_decimal = _R_NUMBERS.get
         cent = _CENT
         new = object.__new__
         store = object.__setattr__
