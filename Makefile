@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := openssh-server openssh-client
+# sshd for the SFTP tests; Debian's chromium for the browser test (playwright drives it, never downloads one).
+APT_PACKAGES := openssh-server openssh-client chromium
 
-.PHONY: install os-packages test lint demo dev bench validate clean
+.PHONY: install os-packages test lint demo dev bench faults validate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The SFTP tests run a real OpenSSH sshd; install it when the machine lacks it (CI runs as root).
+# The SFTP tests run a real OpenSSH sshd and the UI test a real chromium; install them when the machine
+# lacks them (CI runs as root).
 os-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -46,6 +48,10 @@ dev: install
 
 bench: install os-packages
 	$(BIN)/python -m qbo_sftp_assets_tests.bench
+
+# Every fault scenario on the QBO sandbox and a real sshd, then one table; fails on any duplicate, lost file or leak.
+faults: install os-packages
+	$(BIN)/python -m qbo_sftp_assets_tests.faults
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

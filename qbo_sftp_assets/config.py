@@ -27,6 +27,7 @@ from pydantic import (
 
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats.builtin_layouts import builtin_layouts
+from qbo_sftp_assets.formats.identities import EdifactIdentity, X12Identity
 from qbo_sftp_assets.formats.layouts import CsvLayout, FixedWidthLayout
 
 DEFAULT_CONFIG_FILE = "qbo_sftp.yaml"
@@ -181,16 +182,49 @@ class Readiness(_Strict):
 
 
 class OutboundFeed(_Strict):
-    """Entities rendered for a partner and deposited in its outbound folder on a schedule."""
+    """Entities rendered for a partner and deposited in its outbound folder, on a schedule and/or on change.
+
+    `trigger`: `schedule` (the cron below), `on_change` (a QBO change seen by the webhook or CDC sensor,
+    after `debounce_seconds` without further changes, so a burst of edits makes one file) or `both`.
+    Left out, it follows the older keys: `on_change: true` means on change (both when there is also a
+    `schedule`), otherwise schedule. A change-triggered file carries what changed since the feed's last
+    delivery; a scheduled (or hand-run) file carries what `select` says: `all` rows, `all_open` (open
+    bills and invoices, active lists) or `changed_since_last`. Deleted and voided records are sent with
+    their status (a `status` column in CSV); an X12 810 cannot say "deleted", so `x12_deleted` either
+    skips them (logged, and named in the run's metadata) or sends a cancellation (BIG08 = 01).
+    """
 
     entities: list[Literal["bills", "invoices", "vendors", "accounts", "classes", "customers", "items", "terms"]]
     format: Literal["csv", "x12_810"] = "csv"
     schedule: str | None = None  # cron, evaluated in `timezone`
     timezone: str = "UTC"
     on_change: bool = False
+    trigger: Literal["schedule", "on_change", "both"] | None = None
+    debounce_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    select: Literal["all", "all_open", "changed_since_last"] = "all"
+    x12_deleted: Literal["skip", "cancel"] = "skip"
+    # None: the layout's encoding decides (CSV layouts default to UTF-8 with a BOM).
+    bom: bool | None = None
     filename: str = "{feed}_{timestamp}.{ext}"
-    layout: str | None = None
+    # A CSV layout's name for every entity, or one per entity word ({vendors: vendor_layout, ...}).
+    layout: str | dict[str, str] | None = None
     done_file: bool = False
+
+    @property
+    def effective_trigger(self) -> Literal["schedule", "on_change", "both"]:
+        if self.trigger is not None:
+            return self.trigger
+        if self.on_change:
+            return "both" if self.schedule else "on_change"
+        return "schedule"
+
+    @property
+    def follows_changes(self) -> bool:
+        return self.effective_trigger in ("on_change", "both")
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None and self.effective_trigger in ("schedule", "both")
 
     @field_validator("schedule")
     @classmethod
@@ -215,42 +249,164 @@ class InboundRule(_Strict):
     document: Literal["auto", "bill", "vendor_credit", "journal_entry"] = "auto"
 
 
-class Mapping_(_Strict):
-    """Partner codes to QBO names or ids; an unmapped code is a validation failure, never a guess."""
+# --- the partner's mapping: partner codes to QBO references ---------------------------------------
+# Each rule lists how a value from the file finds its QBO object, tried in the order given; an
+# unmatched value is a failure naming the key to add, never a guess.
 
-    accounts: dict[str, str] = Field(default_factory=dict)
-    classes: dict[str, str] = Field(default_factory=dict)
-    vendors: dict[str, str] = Field(default_factory=dict)
-    customers: dict[str, str] = Field(default_factory=dict)
+VendorMatch = Literal["table", "acct_num", "display_name", "id"]
+AccountMatch = Literal["table", "acct_num", "fully_qualified_name", "name", "id"]
+ItemMatch = Literal["table", "name", "sku", "id"]
+TermMatch = Literal["table", "name", "days"]
+
+
+def _flat_table(value: Any, fields: Iterable[str]) -> Any:
+    """The old flat shape `{code: qbo_name}` (no key of the new model, all values text) as `{table: ...}`."""
+    if (
+        isinstance(value, dict)
+        and value
+        and not set(value) & set(fields)
+        and all(isinstance(v, str) for v in value.values())
+    ):
+        return {"table": value}
+    return value
+
+
+class _TableRule(_Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _old_flat_shape(cls, value: Any) -> Any:
+        return _flat_table(value, cls.model_fields)
+
+    @field_validator("table", check_fields=False)
+    @classmethod
+    def _table_keys_are_text(cls, table: dict[str, str]) -> dict[str, str]:
+        for key, target in table.items():
+            if not str(key).strip() or not str(target).strip():
+                raise ValueError(f"table entry {key!r}: {target!r} needs a partner value and a QBO name or Id")
+        return table
+
+
+class PartyMapping(_TableRule):
+    """How the file's party (X12 N1 id / name, EDIFACT NAD GLN or VAT id, CSV vendor number / name)
+    finds the QBO Vendor or Customer: `match` strategies in order, each tried with the party's id and
+    then its name. `table` maps a partner value to a QBO DisplayName or Id."""
+
+    match: list[VendorMatch] = Field(default_factory=lambda: ["table", "acct_num", "display_name"], min_length=1)
+    table: dict[str, str] = Field(default_factory=dict)
+
+
+class AccountMapping(_TableRule):
+    """GL codes to QBO Accounts, and the accounts lines without a code post to."""
+
+    match: list[AccountMatch] = Field(
+        default_factory=lambda: ["table", "acct_num", "fully_qualified_name"], min_length=1
+    )
+    # partner GL code -> QBO account (AcctNum, fully qualified name or Id)
+    table: dict[str, str] = Field(default_factory=dict)
+    # item / part number -> QBO account, for lines that carry an item but no GL code
     items: dict[str, str] = Field(default_factory=dict)
-    default_expense_account: str | None = None
+    # the expense account for a bill line with no GL code and no item rule; unset = such a line fails
+    default_expense: str | None = None
+    # freight and other charges (X12 SAC / EDIFACT ALC charges) and allowances
+    charges: str | None = None
+    allowances: str | None = None
+    # tax lines (EDIFACT summary TAX) posted as an expense; unset = a tax line fails
+    tax: str | None = None
+    # the A/P account bills and vendor credits post to; unset = QuickBooks' default A/P account
+    ap_account: str | None = None
 
 
-class X12Identity(_Strict):
-    """Our and the partner's interchange and group ids (ISA05-08, GS02-03)."""
+class ClassMapping(_TableRule):
+    """Partner class codes to QBO Classes; `tracking: auto` follows the company's Preferences
+    (ClassTrackingPerTxn / ClassTrackingPerTxnLine), `off` drops the file's classes on purpose."""
 
-    our_qualifier: str = Field(default="ZZ", min_length=2, max_length=2)
-    our_id: str = Field(min_length=1, max_length=15)
-    partner_qualifier: str = Field(default="ZZ", min_length=2, max_length=2)
-    partner_id: str = Field(min_length=1, max_length=15)
-    our_group_id: str | None = None
-    partner_group_id: str | None = None
-    version: str = "00401"
-    usage: Literal["P", "T"] = "P"
-    request_ta1: bool = False
+    tracking: Literal["auto", "per_line", "per_txn", "off"] = "auto"
+    table: dict[str, str] = Field(default_factory=dict)
+    default: str | None = None
 
 
-class EdifactIdentity(_Strict):
-    our_id: str = Field(min_length=1, max_length=35)
-    our_qualifier: str | None = None
-    partner_id: str = Field(min_length=1, max_length=35)
-    partner_qualifier: str | None = None
-    syntax: Literal["UNOA", "UNOB", "UNOC"] = "UNOC"
+class DepartmentMapping(_Strict):
+    """The department (QBO 'location') this partner's documents post to: a QBO Department name or Id."""
+
+    default: str | None = None
+
+
+class TermMapping(_TableRule):
+    """The file's payment terms (a name like 'Net 30', or days) to QBO Terms."""
+
+    match: list[TermMatch] = Field(default_factory=lambda: ["table", "name", "days"], min_length=1)
+    table: dict[str, str] = Field(default_factory=dict)
+    default: str | None = None
+
+
+class ItemMapping(_TableRule):
+    """Item / part numbers to QBO Items; when `match` is set, lines whose item resolves post as
+    ItemBasedExpenseLineDetail. Empty (the default): lines post to accounts only."""
+
+    match: list[ItemMatch] = Field(default_factory=list)
+    table: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.match or self.table)
+
+
+class PartnerMapping(_Strict):
+    """Partner codes to QBO references for posting; an unmapped code is a validation failure, never a guess."""
+
+    vendors: PartyMapping = Field(default_factory=PartyMapping)
+    customers: PartyMapping = Field(default_factory=PartyMapping)
+    employees: PartyMapping = Field(default_factory=lambda: PartyMapping(match=["table", "display_name"]))
+    accounts: AccountMapping = Field(default_factory=AccountMapping)
+    classes: ClassMapping = Field(default_factory=ClassMapping)
+    departments: DepartmentMapping = Field(default_factory=DepartmentMapping)
+    terms: TermMapping = Field(default_factory=TermMapping)
+    items: ItemMapping = Field(default_factory=ItemMapping)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_default_expense_key(cls, value: Any) -> Any:
+        # The first config shape had `default_expense_account` beside a flat `accounts` table.
+        if isinstance(value, dict) and "default_expense_account" in value:
+            value = dict(value)
+            default = value.pop("default_expense_account")
+            accounts = _flat_table(value.get("accounts") or {}, AccountMapping.model_fields)
+            if isinstance(accounts, dict):
+                accounts = {**accounts}
+                accounts.setdefault("default_expense", default)
+            value["accounts"] = accounts
+        return value
+
+
+Mapping_ = PartnerMapping  # the model's first name, kept for code that imported it
 
 
 class Acknowledgment(_Strict):
     format: Literal["auto", "x12_997", "edifact_contrl", "csv"] = "auto"
     sla_hours: float = Field(default=24.0, gt=0)
+    # After posting, an X12 partner gets an 824 and an EDIFACT partner an APERAK naming the documents
+    # that were syntactically accepted but not posted (the 997 / CONTRL stay syntax acknowledgments).
+    application_advice: bool = False
+
+
+class PostingPolicy(_Strict):
+    """How a partner's documents are posted into QuickBooks."""
+
+    # A document already in QuickBooks (same vendor and number) whose content changed: report it and
+    # leave QuickBooks alone (skip), or send a sparse update with the current SyncToken (update).
+    on_existing: Literal["skip", "update"] = "skip"
+    # Post nothing from a file unless every document in it passes validation.
+    all_or_nothing: bool = False
+    # Attach the partner's original file to each bill it produced (a QBO Attachable).
+    attach_source: bool = False
+
+
+class PartnerAckFolder(_Strict):
+    """The partner's 997s for our outbound X12: the folder they arrive in and which names are acks."""
+
+    folder: str = "acks_in"
+    pattern: str = "*"
+    archive: str = "acks_in/archive"
 
 
 class Partner(_Strict):
@@ -260,8 +416,13 @@ class Partner(_Strict):
     readiness: Readiness = Field(default_factory=Readiness)
     outbound: dict[str, OutboundFeed] = Field(default_factory=dict)
     inbound: list[InboundRule] = Field(default_factory=list)
-    mapping: Mapping_ = Field(default_factory=Mapping_)
+    mapping: PartnerMapping = Field(default_factory=PartnerMapping)
+    posting: PostingPolicy = Field(default_factory=PostingPolicy)
     ack: Acknowledgment = Field(default_factory=Acknowledgment)
+    # Seconds between two looks at the inbound folder (the SFTP sensor's interval).
+    poll_interval: float = Field(default=60.0, ge=5)
+    # Where the partner leaves its 997s for our outbound X12 (relative to folders.root, like the others).
+    partner_acks: PartnerAckFolder = Field(default_factory=lambda: PartnerAckFolder())
     x12: X12Identity | None = None
     edifact: EdifactIdentity | None = None
 
@@ -272,6 +433,16 @@ class LedgerSettings(_Strict):
 
 class TokenStoreSettings(_Strict):
     path: str = ".data/tokens.json"
+
+
+class WebhookSettings(_Strict):
+    """The webhook receiver (`qbo-sftp webhooks serve`): its spool file and what it refuses."""
+
+    spool_path: str = ".data/webhooks.sqlite"  # SQLite, never the ledger file
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # Events whose lastUpdated / time is older are ignored (counted): a replay cannot bring back an old
+    # change, and CDC (30 days) catches anything the receiver really missed.
+    max_event_age_hours: float = Field(default=24.0, gt=0)
 
 
 def _layout_kind(value: Any) -> str:
@@ -288,6 +459,7 @@ LayoutConfig = Annotated[
 class Config(_Strict):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     tokens: TokenStoreSettings = Field(default_factory=TokenStoreSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     companies: dict[str, Company] = Field(default_factory=dict)
     partners: dict[str, Partner] = Field(default_factory=dict)
     layouts: dict[str, LayoutConfig] = Field(default_factory=dict)
@@ -430,6 +602,9 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         config = Config.model_validate(_without_secrets(raw))
     except ValidationError as error:
         problems += [_describe(item) for item in error.errors()]
+        # Cross-references are checked on the typed model below; while the file does not validate,
+        # the commonest one (a partner naming an unknown company) is still reported in this pass.
+        problems += list(_unknown_companies(raw))
     else:
         problems += list(_broken_references(config))
     if problems:
@@ -470,6 +645,19 @@ def _without_secrets(node: Any) -> Any:
     return node
 
 
+def _unknown_companies(raw: Mapping[str, Any]) -> Iterable[str]:
+    """`partners.NAME.company` values that name no company, read from the raw file."""
+    companies = raw.get("companies")
+    partners = raw.get("partners")
+    if not isinstance(partners, dict):
+        return
+    known = companies if isinstance(companies, dict) else {}
+    for name, partner in partners.items():
+        company = partner.get("company") if isinstance(partner, dict) else None
+        if isinstance(company, str) and company not in known:
+            yield f"partners.{name}.company: {_unknown('company', company, known)}"
+
+
 def _broken_references(config: Config) -> Iterable[str]:
     layouts = config.all_layouts()
     for name, partner in config.partners.items():
@@ -490,10 +678,41 @@ def _broken_references(config: Config) -> Iterable[str]:
                 yield f"partners.{name}.edifact: an edifact inbound rule needs edifact identities"
         for feed_name, feed in partner.outbound.items():
             where = f"partners.{name}.outbound.{feed_name}"
-            if feed.layout and feed.layout not in layouts:
-                yield f"{where}.layout: {_unknown('layout', feed.layout, layouts)}"
+            named = feed.layout.values() if isinstance(feed.layout, dict) else [feed.layout] if feed.layout else []
+            for layout_name in named:
+                if layout_name not in layouts:
+                    yield f"{where}.layout: {_unknown('layout', layout_name, layouts)}"
             if feed.format == "x12_810" and partner.x12 is None:
                 yield f"partners.{name}.x12: feed {feed_name!r} writes X12, which needs the x12 identities"
+        yield from _mapping_problems(f"partners.{name}.mapping", partner.mapping)
+
+
+def _mapping_problems(where: str, mapping: PartnerMapping) -> Iterable[str]:
+    """What the mapping section says that cannot work, found without asking QuickBooks."""
+    rules: dict[str, Any] = {
+        "vendors": mapping.vendors,
+        "customers": mapping.customers,
+        "employees": mapping.employees,
+        "accounts": mapping.accounts,
+        "terms": mapping.terms,
+        "items": mapping.items,
+    }
+    for key, rule in rules.items():
+        seen: set[str] = set()
+        for strategy in rule.match:
+            if strategy in seen:
+                yield f"{where}.{key}.match: {strategy!r} is listed twice; list each way to match once"
+            seen.add(strategy)
+        if rule.table and "table" not in rule.match and rule.match:
+            yield (
+                f"{where}.{key}.match: the {key} table is never used because match does not list it; "
+                f"add 'table' to {where}.{key}.match"
+            )
+    if mapping.classes.tracking == "off" and (mapping.classes.default or mapping.classes.table):
+        yield (
+            f"{where}.classes.tracking: 'off' drops every class, so classes.default and classes.table are "
+            "never used; remove them or set tracking: auto"
+        )
 
 
 _TYPE_WORDS = {

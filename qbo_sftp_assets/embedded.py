@@ -24,6 +24,9 @@ from qbo_sftp_assets.sandbox.sftp_server import EmbeddedSftp, start_embedded_sft
 COMPANY = "northwind"
 # Loopback only: the sandbox never sends the browser anywhere, it redirects straight back here.
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
+# Seconds between two looks at a partner's inbound folder: short, so a dropped file shows up in the UI
+# within a tick or two (the daemon ticks every 5 s at best).
+DEV_POLL_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,17 @@ def embedded_config(workdir: Path, qbo: RunningSandbox, sftp: EmbeddedSftp) -> d
                 "sftp": endpoint,
                 "folders": {"root": "great_lakes_steel"},
                 "readiness": {"policy": "rename"},
+                "poll_interval": DEV_POLL_INTERVAL,
                 "inbound": [{"pattern": "*.edi", "format": "x12"}],
                 "x12": {"our_id": "NORTHWINDFAB", "partner_id": "GREATLAKES"},
+                # The 810's N1 id is the vendor's account number in QBO (matched by acct_num); its lines
+                # carry part numbers, not GL codes, so each part names the account it posts to.
+                "mapping": {
+                    "accounts": {
+                        "items": {"A36-025": "Steel & Raw Materials", "SQT-2X2": "Steel & Raw Materials"},
+                        "charges": "Freight In",
+                    },
+                },
             },
             "acme_tractor": {
                 "company": COMPANY,
@@ -82,7 +94,12 @@ def embedded_config(workdir: Path, qbo: RunningSandbox, sftp: EmbeddedSftp) -> d
                 "sftp": endpoint,
                 "folders": {"root": "legacy_erp"},
                 "readiness": {"policy": "rename"},
+                "poll_interval": DEV_POLL_INTERVAL,
                 "inbound": [{"pattern": "*.csv", "format": "csv", "layout": "bills_csv"}],
+                # Vendor ids are QBO account numbers and most GL codes are QBO AcctNums (matched as they
+                # are); the ERP's own 6150 needs a table entry. GL 5250 is missing on purpose: the demo's
+                # sample file uses it, the check fails naming it, and the demo then adds it and replays.
+                "mapping": {"accounts": {"table": {"6150": "Shop Supplies"}}},
                 "outbound": {
                     "vendor_list": {
                         "entities": ["vendors", "accounts", "classes"],
@@ -98,8 +115,13 @@ def embedded_config(workdir: Path, qbo: RunningSandbox, sftp: EmbeddedSftp) -> d
 
 
 @contextlib.contextmanager
-def embedded_environment(workdir: Path) -> Iterator[EmbeddedEnvironment]:
-    """Start both sandboxes, write `workdir/qbo_sftp.yaml` for them, and stop them on exit."""
+def embedded_environment(
+    workdir: Path, *, extra_partners: dict[str, dict[str, Any]] | None = None
+) -> Iterator[EmbeddedEnvironment]:
+    """Start both sandboxes, write `workdir/qbo_sftp.yaml` for them, and stop them on exit.
+
+    `extra_partners` adds partners (their `sftp` endpoint filled in) beside the demo's three.
+    """
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     with (
@@ -107,7 +129,11 @@ def embedded_environment(workdir: Path) -> Iterator[EmbeddedEnvironment]:
         start_embedded_sftp(workdir / "sftp", workdir / "keys") as sftp,
     ):
         config_path = workdir / "qbo_sftp.yaml"
-        config_path.write_text(yaml.safe_dump(embedded_config(workdir, qbo, sftp), sort_keys=False))
+        settings = embedded_config(workdir, qbo, sftp)
+        for name, partner in (extra_partners or {}).items():
+            settings["partners"][name] = {"company": COMPANY, "sftp": sftp.endpoint_settings(), **partner}
+        config_path.write_text(yaml.safe_dump(settings, sort_keys=False))
+        create_partner_folders(load_config(config_path), sftp.root)
         environ = {
             # The sandbox's published demo credentials, not secrets; the config names these variables.
             "QBO_CLIENT_ID": qbo.settings.client_id,
@@ -115,6 +141,20 @@ def embedded_environment(workdir: Path) -> Iterator[EmbeddedEnvironment]:
             CONFIG_PATH_ENV: str(config_path),
         }
         yield EmbeddedEnvironment(workdir, config_path, qbo, sftp, environ)
+
+
+def create_partner_folders(config: Config, sftp_root: Path) -> list[Path]:
+    """Every folder the config names for each partner, made on the embedded server's disk (it is the server's jail)."""
+    made = []
+    for partner in config.partners.values():
+        folders = partner.folders
+        base = sftp_root / folders.root.strip("/")
+        names = (folders.inbound, folders.processing, folders.archive, folders.error, folders.acks, folders.outbound)
+        for name in names:
+            folder = base / name.strip("/")
+            folder.mkdir(parents=True, exist_ok=True)
+            made.append(folder)
+    return made
 
 
 @contextlib.contextmanager

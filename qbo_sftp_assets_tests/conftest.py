@@ -5,4 +5,5 @@ pytest_plugins = [
     "qbo_sftp_assets_tests.fixtures_sftp",
     "qbo_sftp_assets_tests.fixtures_ledger",
     "qbo_sftp_assets_tests.fixtures_qbo_client",
+    "qbo_sftp_assets_tests.fixtures_posting",
 ]

@@ -190,3 +190,39 @@ def test_non_adjacent_rows_reject_both_parts_in_the_ack(capsysbinary, tmp_path):
         ("1", "rejected", "4"),
     ]
     assert table[-1]["status"] == "partial"
+
+
+def _ack_on_a_terminal(path: Path) -> bytes:
+    """`qbo-sftp ack FILE` with its stdout on a pseudo-terminal, as a person at a shell sees it."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-W", "ignore", "-m", "qbo_sftp_assets.cli", "ack", str(path), "--as-of", AS_OF]
+    done = subprocess.run(command, stdout=follower, stderr=subprocess.DEVNULL, timeout=120)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO once the terminal has nothing more
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    return output
+
+
+@pytest.mark.parametrize("name, content", [("in.x12", X12_810), ("in.edi", EDIFACT_INVOIC)])
+def test_an_edi_ack_ends_with_a_newline_on_a_terminal_and_stays_exact_when_piped(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    assert _ack_on_a_terminal(path).endswith(b"\n")  # the pty shows "\n" as "\r\n"
+    piped = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "qbo_sftp_assets.cli", "ack", str(path), "--as-of", AS_OF],
+        capture_output=True,
+        timeout=120,
+    )
+    assert piped.stdout.endswith((b"~", b"'"))

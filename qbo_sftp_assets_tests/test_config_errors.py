@@ -156,6 +156,8 @@ def test_config_check_command_prints_path_and_fix_and_exits_non_zero(capsys):
     assert "partners.acme_steel.sftp.port: must be a whole number" in err
     assert "password_env: SOME_VARIABLE" in err
     assert "hunter2" not in err
+    # Every problem in one pass: the company typo too, while the rest of the file does not validate.
+    assert "partners.acme_steel.company: unknown company 'northwnd'; did you mean 'northwind'?" in err
 
 
 def test_config_check_command_accepts_a_good_file(capsys):
@@ -197,3 +199,31 @@ def test_unknown_partner_reference_names_the_partners_there_are(capsys, tmp_path
     assert main(["--config", str(path), "sftp", "check", "acm"]) != 0
     err = capsys.readouterr().err
     assert "unknown partner 'acm'; did you mean 'acme'? (known: acme)" in err
+
+
+def test_mapping_section_typos_and_contradictions_are_named():
+    config = valid()
+    acme(config)["mapping"] = {"accounts": {"table": {"6999": "Misc"}, "defualt_expense": "Shop Supplies"}}
+    message = problems_of(config)
+    assert "partners.acme.mapping.accounts.defualt_expense: unknown key; did you mean 'default_expense'?" in message
+    acme(config)["mapping"] = {
+        "vendors": {"match": ["acct_num", "acct_num"], "table": {"V1": "Vendor One"}},
+        "classes": {"tracking": "off", "default": "Welding"},
+    }
+    message = problems_of(config)
+    assert "partners.acme.mapping.vendors.match: 'acct_num' is listed twice" in message
+    assert "partners.acme.mapping.vendors.match: the vendors table is never used" in message
+    assert "partners.acme.mapping.classes.tracking: 'off' drops every class" in message
+
+
+def test_mapping_old_flat_shape_and_new_shape_both_load():
+    config = valid()
+    acme(config)["mapping"] = {"accounts": {"5000": "Cost of Goods Sold"}, "default_expense_account": "Shop Supplies"}
+    mapping = parse_config(yaml.safe_dump(config)).partner("acme").mapping
+    assert mapping.accounts.table == {"5000": "Cost of Goods Sold"}
+    assert mapping.accounts.default_expense == "Shop Supplies"
+    acme(config)["mapping"] = {"vendors": {"match": ["display_name"]}, "terms": {"default": "Net 30"}}
+    mapping = parse_config(yaml.safe_dump(config)).partner("acme").mapping
+    assert mapping.vendors.match == ["display_name"] and mapping.terms.default == "Net 30"
+    acme(config)["mapping"] = {"currency": "EUR"}
+    assert "partners.acme.mapping.currency: unknown key" in problems_of(config)

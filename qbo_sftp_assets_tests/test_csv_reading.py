@@ -119,7 +119,7 @@ def test_bad_rows_reject_their_document_and_the_rest_still_reads():
     result = read(data)
     assert [d.vendor.name for d in result.documents] == ["A", "E"]
     rendered = [e.render() for e in result.errors]
-    assert rendered[0] == "in.csv:3: Amount: 'ten' is not a number (expected a number like 1234.50)"
+    assert rendered[0] == "in.csv:3: Amount: 'ten' is not a number (expected a number like 1234.50, at most 18 digits)"
     assert rendered[1].startswith("in.csv:5: Date: '2026-02-30' is not a date (expected a date like 2026-01-31")
     assert "in.csv:6:" in rendered[2] and "fields" in rendered[2]
     assert len(result.errors) == 3

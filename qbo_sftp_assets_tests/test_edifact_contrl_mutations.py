@@ -1,4 +1,4 @@
-"""Broken interchanges get the exact CONTRL edi.md §4.1 prescribes (UCI 7/4/8, UCM per message, 0085
+"""Broken interchanges get the exact CONTRL docs/edi-rules.md §4.1 prescribes (UCI 7/4/8, UCM per message, 0085
 codes, UCS/UCD positions); pydifact parses every CONTRL we write; our CONTRL reader reads them back."""
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def test_missing_unt_rejects_the_message_and_the_next_still_parses():
 
 
 def test_unsupported_syntax_identifier_is_code_2():
-    data = interchange().replace(b"UNOA:3", b"UNOY:4")
+    data = interchange().replace(b"UNOA:3", b"UNOX:4")  # ISO 2022 code extension: not read here
     assert contrl_for(data).startswith("UNA:+.? 'UNB+UNOC:4+US:14+PARTNER:14+20240316:0800+500'UNH+1+CONTRL:4:1:UN'")
     assert "UCI+ICR1+PARTNER:14+US:14+4+2+UNB+1:1'" in contrl_for(data)
 

@@ -79,7 +79,7 @@ def test_credit_note_with_exotic_una_and_a_charge():
     (credit,) = read_edifact(DATA / "invoic_exotic_una.edi").documents
     assert isinstance(credit, VendorCredit) and credit.as_dict()["type"] == "vendor_credit"
     assert credit.number == "CN=77~A" and credit.vendor.name == "Acme*Co=Ltd~ ?"
-    assert credit.date == dt.date(1999, 10, 6)  # 12 digits under format 102, as pydifact's sample sends
+    assert credit.date == dt.date(1999, 10, 6)  # CCYYMMDDHHMM under format 203
     assert [(line.kind, line.amount) for line in credit.lines] == [
         ("item", Decimal("40.00")),
         ("charge", Decimal("5.00")),
@@ -126,9 +126,20 @@ def test_an_error_message_says_what_was_expected():
     )
 
 
+def test_segments_out_of_their_place_are_refused():
+    # A NAD after UNS, a CNT before it, a BGM that is not right after UNH, a second UNS.
+    assert errors_of(*MINIMAL, "NAD+SU+LATE") == [(8, "NAD", "15")]
+    assert errors_of(*MINIMAL[:4], "CNT+2:1", "UNS+S") == [(7, "CNT", "15")]
+    assert errors_of("DTM+137:20240315:102", *MINIMAL) == [(4, "BGM", "15"), (3, "BGM", "13")]
+    assert errors_of(*MINIMAL, "UNS+S") == [(8, "UNS", "15")]
+
+
 def test_line_level_dates_and_parties_do_not_describe_the_document():
-    data = one_message(*MINIMAL[:3], "DTM+35:20991231:102", "NAD+SU+OTHER", *MINIMAL[3:], "NAD+SU+LATE")
-    (bill,) = read_edifact(data).documents
+    data = one_message(*MINIMAL[:3], "DTM+35:20991231:102", "NAD+SU+OTHER", *MINIMAL[3:])
+    result = read_edifact(data)
+    # Only line-level NADs: no seller for the document, so it is withheld with its bill as read.
+    assert result.documents == [] and [type(e).__name__ for e in result.errors] == ["VendorMissingError"]
+    bill = result.errors[0].document
     assert bill.date == dt.date(2024, 3, 15) and bill.vendor == PartyRef()
 
 
@@ -190,7 +201,13 @@ def documents(draw, text=_TEXT):
     lines = tuple(items + extras)
     kind = draw(st.sampled_from([Bill, VendorCredit]))
     return kind(
-        vendor=PartyRef(id=draw(_optional(_nonblank(text))), name=draw(_optional(_nonblank(text)))),
+        # A seller by id, name or both: an INVOIC naming none is withheld (VendorMissingError).
+        vendor=draw(
+            st.one_of(
+                st.builds(PartyRef, id=_nonblank(text), name=_optional(_nonblank(text))),
+                st.builds(PartyRef, name=_nonblank(text)),
+            )
+        ),
         number=draw(_nonblank(text)),
         date=draw(_DATES),
         lines=lines,

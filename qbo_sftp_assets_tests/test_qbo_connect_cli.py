@@ -95,13 +95,29 @@ def test_tokens_command_shows_expiry_but_no_token(
     from qbo_sftp_assets_tests.fixtures_qbo_client import seed_tokens
 
     config = write_config(tmp_path, client_sandbox.base_url)
-    assert main(["--config", str(config), "tokens"]) == 0
-    assert "No tokens" in capsys.readouterr().out
+    # A configured company that was never connected needs attention: the exit status says so.
+    assert main(["--config", str(config), "tokens"]) == 3
+    assert "northwind: never connected: run `qbo-sftp connect northwind`" in capsys.readouterr().out
     record = seed_tokens(client_sandbox, TokenStore(tmp_path / "state" / "tokens.json"))
     assert main(["--config", str(config), "tokens"]) == 0
     out = capsys.readouterr().out
     assert "northwind" in out and FIRST_REALM in out and "(in 60 min)" in out and "(in 100 d)" in out
     assert record.access_token not in out and record.refresh_token not in out
+
+
+def test_tokens_command_exits_non_zero_when_a_company_must_be_reconnected(
+    client_sandbox: Any, tmp_path: Path, capsys: Any
+) -> None:
+    import dataclasses
+
+    from qbo_sftp_assets_tests.fixtures_qbo_client import seed_tokens
+
+    config = write_config(tmp_path, client_sandbox.base_url)
+    store = TokenStore(tmp_path / "state" / "tokens.json")
+    record = seed_tokens(client_sandbox, store)
+    store.put(dataclasses.replace(record, reconnect_required=True))
+    assert main(["--config", str(config), "tokens"]) == 3
+    assert "reconnect required: run `qbo-sftp connect northwind`" in capsys.readouterr().out
 
 
 def test_connect_without_credentials_is_a_readable_error(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:

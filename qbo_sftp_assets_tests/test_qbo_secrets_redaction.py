@@ -99,7 +99,9 @@ def test_a_full_flow_leaks_no_secret(client_sandbox: Any, tmp_path: Path, monkey
     client = qbo_client_for(load_config(config_path), "northwind", throttle_wait_seconds=0.01)
     objects: list[Any] = [client, client.store, client.oauth, client.endpoints, client.limiter]
     seen = [client.store.require(FIRST_REALM)]
-    client_sandbox.state.expire_access_tokens(FIRST_REALM)  # a 401, then a refresh
+    # A day later: a 401, then a refresh that also rotates the refresh token (Intuit's 24-26 h cadence).
+    client_sandbox.state.advance_clock(26 * 3600 + 60)
+    client_sandbox.state.expire_access_tokens(FIRST_REALM)
     rows = list(client.query("SELECT * FROM Account"))
     assert rows
     errors: list[BaseException] = []

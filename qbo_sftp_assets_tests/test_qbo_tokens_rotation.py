@@ -12,7 +12,7 @@ import pytest
 
 from qbo_sftp_assets.qbo.client import QboClient
 from qbo_sftp_assets.qbo.faults import ReconnectRequired
-from qbo_sftp_assets.qbo.oauth import Endpoints, OAuthClient
+from qbo_sftp_assets.qbo.oauth import Endpoints, InvalidGrant, OAuthClient
 from qbo_sftp_assets.qbo.tokens import TokenStore
 from qbo_sftp_assets_tests.fixtures_qbo_client import (
     FIRST_REALM,
@@ -44,9 +44,30 @@ def test_an_expiring_token_is_refreshed_before_it_is_used(client_sandbox: Any, m
     assert client.count("Term") > 0
     assert realm_stats(client_sandbox)["token_refreshes"] - before["token_refreshes"] == 1
     assert all(r.status != 401 for r in list(client_sandbox.state.request_log)[log_start:])
-    # The rotated refresh token is what the store now holds.
-    assert client.store.require(FIRST_REALM).refresh_token != old_refresh
+    # Within a day Intuit hands back the same refresh token; the store holds what the server returned.
+    assert client.store.require(FIRST_REALM).refresh_token == old_refresh
     assert client.stats["token_refreshes"] == 1
+
+
+def test_a_refresh_a_day_later_rotates_and_the_store_keeps_the_new_token(make_client: Any) -> None:
+    from qbo_sftp_assets.sandbox.qbo_server import SandboxSettings, start_sandbox
+
+    with start_sandbox(SandboxSettings()) as sandbox:
+        client = make_client(sandbox)
+        old_refresh = client.store.require(FIRST_REALM).refresh_token
+        sandbox.state.advance_clock(26 * 3600 + 60)  # past Intuit's 24-26 h rotation window
+        expire_in_store(client.store)
+        assert client.count("Term") > 0
+        new_refresh = client.store.require(FIRST_REALM).refresh_token
+        assert new_refresh != old_refresh
+        # The replaced token is dead (no grace by default): only the stored one can refresh again.
+        oauth = OAuthClient(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, client.endpoints)
+        try:
+            with pytest.raises(InvalidGrant):
+                oauth.refresh(old_refresh)
+        finally:
+            oauth.close()
+        assert sandbox.state.stats()["realms"][FIRST_REALM]["token_refreshes"] == 1
 
 
 def test_a_401_refreshes_once_and_the_call_succeeds(client_sandbox: Any, make_client: Any) -> None:
@@ -81,27 +102,31 @@ def test_short_lived_tokens_are_renewed_while_paging(make_client: Any) -> None:
         assert stats["token_refreshes"] >= 1 and stats["invalid_grants"] == 0
 
 
-def test_invalid_grant_is_terminal_and_names_the_connect_command(client_sandbox: Any, make_client: Any) -> None:
-    client = make_client(client_sandbox)
-    record = client.store.require(FIRST_REALM)
-    # Someone else rotates the grant behind the store's back: the stored refresh token is now dead.
-    oauth = OAuthClient(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, client.endpoints)
-    oauth.refresh(record.refresh_token)
-    oauth.close()
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    client.store.put(replace(record, access_expires_at=past))
-    before = realm_stats(client_sandbox)["invalid_grants"]
-    with pytest.raises(ReconnectRequired) as caught:
-        client.count("Term")
-    assert "qbo-sftp connect northwind" in str(caught.value)
-    assert record.refresh_token not in str(caught.value)
-    assert client.store.require(FIRST_REALM).reconnect_required
-    # One refused refresh and no retry loop: later calls (any process) fail without asking again.
-    with pytest.raises(ReconnectRequired):
-        client.count("Term")
-    with pytest.raises(ReconnectRequired):
-        make_client(client_sandbox, seed=False).count("Term")
-    assert realm_stats(client_sandbox)["invalid_grants"] - before == 1
+def test_invalid_grant_is_terminal_and_names_the_connect_command(make_client: Any) -> None:
+    from qbo_sftp_assets.sandbox.qbo_server import SandboxSettings, start_sandbox
+
+    # Harsher than Intuit on purpose: every refresh rotates, so one refresh elsewhere kills ours.
+    with start_sandbox(SandboxSettings(refresh_token_rotation="every_refresh")) as sandbox:
+        client = make_client(sandbox)
+        record = client.store.require(FIRST_REALM)
+        # Someone else rotates the grant behind the store's back: the stored refresh token is now dead.
+        oauth = OAuthClient(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, client.endpoints)
+        oauth.refresh(record.refresh_token)
+        oauth.close()
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        client.store.put(replace(record, access_expires_at=past))
+        before = realm_stats(sandbox)["invalid_grants"]
+        with pytest.raises(ReconnectRequired) as caught:
+            client.count("Term")
+        assert "qbo-sftp connect northwind" in str(caught.value)
+        assert record.refresh_token not in str(caught.value)
+        assert client.store.require(FIRST_REALM).reconnect_required
+        # One refused refresh and no retry loop: later calls (any process) fail without asking again.
+        with pytest.raises(ReconnectRequired):
+            client.count("Term")
+        with pytest.raises(ReconnectRequired):
+            make_client(sandbox, seed=False).count("Term")
+        assert realm_stats(sandbox)["invalid_grants"] - before == 1
 
 
 def test_a_revoked_grant_surfaces_reconnect_required(client_sandbox: Any, make_client: Any) -> None:

@@ -1,4 +1,4 @@
-"""The sandbox's OAuth endpoints behave like Intuit's: consent, code exchange, rotation, expiry, revoke."""
+"""The sandbox's OAuth endpoints behave like Intuit's: consent, code exchange, daily rotation, expiry, revoke."""
 
 from __future__ import annotations
 
@@ -94,21 +94,65 @@ def test_code_exchange_needs_matching_redirect_uri_and_client_auth(qbo_sandbox):
     assert wrong_redirect.json() == {"error": "invalid_grant"}
 
 
-def test_refresh_rotates_and_the_old_token_dies_without_grace(qbo_sandbox):
+DAY = 24 * 3600
+
+
+def test_within_a_day_refresh_returns_the_same_refresh_token_as_intuit_does(qbo_sandbox):
     tokens = authorize_over_http(qbo_sandbox)
     first = refresh(qbo_sandbox.base_url, tokens["refresh_token"])
     assert first.status_code == 200
-    rotated = first.json()["refresh_token"]
-    assert rotated != tokens["refresh_token"]
-    stale = refresh(qbo_sandbox.base_url, tokens["refresh_token"])
-    assert stale.status_code == 400
-    assert stale.json() == {"error": "invalid_grant"}
-    assert refresh(qbo_sandbox.base_url, rotated).status_code == 200
+    assert first.json()["refresh_token"] == tokens["refresh_token"]
+    assert first.json()["access_token"] != tokens["access_token"]
+    qbo_sandbox.state.advance_clock(23 * 3600)
+    # One stored token serves many clients for a day (python-quickbooks' suite relies on it).
+    again = refresh(qbo_sandbox.base_url, tokens["refresh_token"])
+    assert again.json()["refresh_token"] == tokens["refresh_token"]
+    # The remaining life shrinks while the same token is reused (intuit/oauth-jsclient#74).
+    assert again.json()["x_refresh_token_expires_in"] <= 100 * DAY - 23 * 3600
     assert qbo_sandbox.state.token_refreshes() == 2
 
 
+def test_after_24_to_26_hours_refresh_rotates_and_the_old_token_dies(qbo_sandbox):
+    tokens = authorize_over_http(qbo_sandbox)
+    qbo_sandbox.state.advance_clock(26 * 3600 + 1)
+    rotated = refresh(qbo_sandbox.base_url, tokens["refresh_token"]).json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    assert rotated["x_refresh_token_expires_in"] == 100 * DAY
+    stale = refresh(qbo_sandbox.base_url, tokens["refresh_token"])
+    assert stale.status_code == 400
+    assert stale.json() == {"error": "invalid_grant"}
+    # The new token is itself reused for the next day.
+    assert refresh(qbo_sandbox.base_url, rotated["refresh_token"]).json()["refresh_token"] == rotated["refresh_token"]
+
+
+def test_every_refresh_rotation_is_an_explicit_harsher_setting(qbo_sandbox_factory):
+    sandbox = qbo_sandbox_factory(refresh_token_rotation="every_refresh")
+    tokens = authorize_over_http(sandbox)
+    first = refresh(sandbox.base_url, tokens["refresh_token"])
+    assert first.status_code == 200
+    rotated = first.json()["refresh_token"]
+    assert rotated != tokens["refresh_token"]
+    stale = refresh(sandbox.base_url, tokens["refresh_token"])
+    assert stale.status_code == 400
+    assert stale.json() == {"error": "invalid_grant"}
+    assert refresh(sandbox.base_url, rotated).status_code == 200
+    assert sandbox.state.token_refreshes() == 2
+
+
+def test_with_a_grace_period_the_replaced_token_answers_with_the_current_one(qbo_sandbox_factory):
+    sandbox = qbo_sandbox_factory(refresh_token_grace=DAY)
+    tokens = authorize_over_http(sandbox)
+    sandbox.state.advance_clock(26 * 3600 + 1)
+    current = refresh(sandbox.base_url, tokens["refresh_token"]).json()["refresh_token"]
+    late = refresh(sandbox.base_url, tokens["refresh_token"])
+    assert late.status_code == 200
+    assert late.json()["refresh_token"] == current
+    sandbox.state.advance_clock(DAY + 1)
+    assert refresh(sandbox.base_url, tokens["refresh_token"]).json() == {"error": "invalid_grant"}
+
+
 def test_previous_refresh_token_works_during_grace_then_fails(qbo_sandbox_factory):
-    sandbox = qbo_sandbox_factory(refresh_token_grace=60)
+    sandbox = qbo_sandbox_factory(refresh_token_grace=60, refresh_token_rotation="every_refresh")
     tokens = authorize_over_http(sandbox)
     assert refresh(sandbox.base_url, tokens["refresh_token"]).status_code == 200
     assert refresh(sandbox.base_url, tokens["refresh_token"]).status_code == 200

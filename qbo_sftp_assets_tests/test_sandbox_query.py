@@ -98,3 +98,18 @@ def test_quoted_number_compares_as_a_number(qbo_api):
 def test_company_info_and_preferences_can_be_queried(qbo_api):
     assert query(qbo_api, "select * from CompanyInfo")["CompanyInfo"][0]["CompanyName"] == "Northwind Fabrication LLC"
     assert query(qbo_api, "select * from Preferences")["Preferences"][0]["Id"] == "1"
+
+
+def test_string_comparisons_ignore_case_as_qbo_does(qbo_api):
+    found = query(qbo_api, "select * from Account where Name = 'operating checking'")["Account"]
+    assert [row["Name"] for row in found] == ["Operating Checking"]
+    assert query(qbo_api, "select * from Vendor where DisplayName IN ('FASTENAL DAYTON')")["Vendor"]
+    assert query(qbo_api, "select * from Account where AccountType = 'bank'")["Account"]
+
+
+def test_not_equal_is_answered(qbo_api):
+    # The clause python-quickbooks' integration suite sends to Intuit (test_transfer.py).
+    text = "select * from Account where Classification = 'Asset' AND FullyQualifiedName != 'Accounts Receivable (A/R)'"
+    names = {row["Name"] for row in query(qbo_api, text)["Account"]}
+    assert "Operating Checking" in names and "Accounts Receivable (A/R)" not in names
+    assert len(query(qbo_api, "select * from Bill where DocNumber != 'gls-44812'")["Bill"]) == 3

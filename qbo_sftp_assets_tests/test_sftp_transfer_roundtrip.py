@@ -186,12 +186,14 @@ def test_a_size_different_from_the_listing_is_refused_and_nothing_is_kept(sftp_s
     assert list(landing.iterdir()) == []
 
 
-def test_a_file_larger_than_listed_is_read_to_its_end_and_refused(sftp_site: SftpSite, tmp_path: Path) -> None:
+def test_a_file_larger_than_listed_is_read_only_to_the_listed_size_and_refused(
+    sftp_site: SftpSite, tmp_path: Path
+) -> None:
     (sftp_site.local_folder("processing") / "grew.csv").write_bytes(b"x" * 70_001)
     landing = tmp_path / "landing"
     landing.mkdir()
     with sftp_site.files() as files:
-        with pytest.raises(TransferIncompleteError, match="received 70001 bytes, the listing said 5"):
+        with pytest.raises(TransferIncompleteError, match="sent more than the 5 bytes the listing said; stopped"):
             files.download("grew.csv", landing / "grew.csv", expected_size=5)
         # The session is still in step with the server after the refused transfer.
         assert files.read_bytes("grew.csv") == b"x" * 70_001

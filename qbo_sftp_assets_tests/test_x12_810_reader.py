@@ -148,12 +148,12 @@ def test_n2_amounts_that_are_not_numbers_or_missing_reject_the_set() -> None:
 
 
 def test_an_n2_amount_with_a_decimal_point_is_read_as_written_and_warned_about() -> None:
-    data = one_set("BIG*20261118*X", "IT1*1*1*EA*5", "SAC*C*D240***1.50", "TDS*6.50")
+    data = one_set("BIG*20261118*X", "N1*SE*Acme", "IT1*1*1*EA*5", "SAC*C*D240***1.50", "TDS*6.50")
     assert ack_body(data) == [
         "AK2*810*0001",
-        "AK3*SAC*4**8",
+        "AK3*SAC*5**8",
         "AK4*5*610*6*1.50",
-        "AK3*TDS*5**8",
+        "AK3*TDS*6**8",
         "AK4*1*610*6*6.50",
         "AK5*E",
         "AK9*E*1*1*1",

@@ -92,7 +92,7 @@ def test_duplicate_st02_in_a_group_rejects_the_repeat() -> None:
 def test_total_not_matching_the_lines_rejects_the_set_with_ak3_on_tds() -> None:
     text = mutate("TDS*15275", "TDS*15000")
     assert ack_segments(text) == replying_997(
-        "AK2*810*0001", "AK3*TDS*11**8", "AK5*R*5", "AK2*810*0002", "AK5*A", "AK9*P*2*2*1"
+        "AK2*810*0001", "AK3*TDS*11**8", "AK4*1*610*7*15000", "AK5*R*5", "AK2*810*0002", "AK5*A", "AK9*P*2*2*1"
     )
     result, _ = read_x12(text.encode())
     assert [doc.number for doc in result.documents] == ["INV-1002"]

@@ -11,9 +11,11 @@ from qbo_sftp_assets.cli import (
     demo_commands,
     format_commands,
     ledger_commands,
+    post_commands,
     qbo_commands,
     sandbox_commands,
     sftp_commands,
+    webhook_commands,
 )
 from qbo_sftp_assets.errors import UserFacingError
 
@@ -23,8 +25,10 @@ COMMAND_MODULES = (
     qbo_commands,
     sftp_commands,
     format_commands,
+    post_commands,
     sandbox_commands,
     demo_commands,
+    webhook_commands,
 )
 
 

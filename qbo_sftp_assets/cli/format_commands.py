@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from qbo_sftp_assets.config import config_path, load_config
+from qbo_sftp_assets.config import ConfigError, config_path, load_config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats.builtin_layouts import LayoutError, builtin_layouts, load_layout_file
 from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
@@ -45,6 +45,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Exit 0 when the file is valid, 2 when it is not.",
     )
     _add_file_options(inspect)
+    inspect.add_argument(
+        "--our-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an X12 id we send under (ISA06 or GS02); an 810 sent under it holds our invoices to the "
+        "N1*BT customers (default: every partner's x12.our_id and our_group_id in the config file)",
+    )
     inspect.set_defaults(handler=run_inspect)
 
     ack = commands.add_parser(
@@ -105,11 +113,27 @@ def run_inspect(args: argparse.Namespace) -> int:
     layout = resolve_layout(args.layout, args.config) if args.layout else None
     file_format = _file_format(path, args.format, layout)
     _check_layout(file_format, layout)
-    result = read_file(path, file_format, layout, name=args.file)
+    our_ids = _our_x12_ids(args) if file_format == "x12" else frozenset()
+    result = read_file(path, file_format, layout, name=args.file, our_ids=our_ids)
     sys.stdout.write(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n")
     for error in result.errors:
         print(error.render(), file=sys.stderr)
     return EXIT_VALID if result.ok else EXIT_INVALID
+
+
+def _our_x12_ids(args: argparse.Namespace) -> frozenset[str]:
+    """The ids that mark an X12 interchange as sent by us: --our-id, else the config file's."""
+    if args.our_id:
+        return frozenset(args.our_id)
+    if not (args.config or config_path(None).is_file()):
+        return frozenset()
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        # The file is still read, as a partner's: say why our own 810s would show as bills.
+        print(f"note: our X12 ids not known ({error}); pass --our-id to read our own 810s", file=sys.stderr)
+        return frozenset()
+    return frozenset(i for partner in config.partners.values() if partner.x12 for i in partner.x12.our_ids())
 
 
 # --- ack ----------------------------------------------------------------------------------------------
@@ -131,6 +155,10 @@ def run_ack(args: argparse.Namespace) -> int:
     if not acknowledged.ack:
         print(f"{args.file}: no acknowledgment is owed (the file holds only acknowledgments)", file=sys.stderr)
     sys.stdout.buffer.write(acknowledged.ack)
+    if acknowledged.ack and not acknowledged.ack.endswith(b"\n") and sys.stdout.isatty():
+        # X12 and EDIFACT end on their segment terminator; a shell prompt must not follow on that line.
+        # Piped or redirected, the bytes stay exactly the acknowledgment.
+        sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
     return EXIT_VALID if acknowledged.accepted else EXIT_INVALID
 

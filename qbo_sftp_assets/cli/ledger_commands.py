@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from qbo_sftp_assets.config import load_config
+from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.ledger import Ledger
 
 
@@ -15,7 +17,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add `ledger` (recent activity) and `ledger trace QBO_ID` to the `qbo-sftp` parser."""
     ledger = commands.add_parser("ledger", help="show recent ledger activity, or trace a QBO id to its source")
     ledger.add_argument("--path", help="ledger file (default: the config's ledger.path)")
-    ledger.add_argument("--limit", type=int, default=20, help="rows per table (default 20)")
+    ledger.add_argument("--limit", type=_positive, default=20, help="rows per table (default 20)")
     ledger.set_defaults(handler=show_recent_activity)
     actions = ledger.add_subparsers(dest="ledger_command", metavar="ACTION")
     trace = actions.add_parser("trace", help="the file, line and hash a QBO entity came from")
@@ -24,18 +26,65 @@ def register(commands: argparse._SubParsersAction) -> None:
     trace.set_defaults(handler=trace_qbo_id)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _ledger(args: argparse.Namespace) -> Ledger:
-    return Ledger(args.path or load_config(args.config).ledger.path)
+    path = Path(args.path or load_config(args.config).ledger.path)
+    # Showing a ledger must never create one: a mistyped path is an error, not an empty new file.
+    if not path.is_file():
+        raise UserFacingError(f"no ledger at {path}; check --path or the config's ledger.path")
+    return Ledger(path)
 
 
 def show_recent_activity(args: argparse.Namespace) -> int:
     ledger = _ledger(args)
     activity = ledger.recent_activity(args.limit)
+    # Outbound deliveries with what the partner's 997 said, set by set, instead of the bare table row.
+    activity["outbound_deliveries"] = delivery_rows(ledger, args.limit)
     print(f"ledger {ledger.path} (schema version {ledger.schema_version()})")
     for table, rows in activity.items():
         print(f"\n{table.replace('_', ' ')} ({len(rows)} most recent)")
         print(render_table(rows) if rows else "  (none yet)")
     return 0
+
+
+def delivery_rows(ledger: Ledger, limit: int) -> list[dict[str, Any]]:
+    """Each recent delivery: file, records, control numbers, ack status, and the rejected sets' records."""
+    deliveries = ledger.outbound_deliveries(limit=limit)
+    by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for partner in {d.partner for d in deliveries}:
+        shas = [d.sha256 for d in deliveries if d.partner == partner]
+        for ack in ledger.received_acknowledgments(partner, shas):
+            by_file.setdefault((partner, ack["file_sha256"]), []).append(ack)
+    rows = []
+    for delivery in deliveries:
+        numbers = delivery.control_numbers or {}
+        sets = [a for a in by_file.get((delivery.partner, delivery.sha256), []) if a["control_number"].count("/") == 2]
+        rejected = [a["control_number"].rsplit("/", 1)[1] for a in sets if a["status"] == "rejected"]
+        rows.append(
+            {
+                "id": delivery.id,
+                "delivered_at": delivery.delivered_at,
+                "partner": delivery.partner,
+                "feed": delivery.feed,
+                "remote_path": delivery.remote_path,
+                "records": delivery.record_count,
+                "control_numbers": f"{numbers.get('ISA13')}/{numbers.get('GS06')}" if numbers else None,
+                "ack_status": delivery.ack_status,
+                "acked_at": delivery.acked_at,
+                "sets_acked": f"{len(sets) - len(rejected)} ok, {len(rejected)} rejected" if sets else None,
+                "rejected_sets": ", ".join(rejected) or None,
+            }
+        )
+    return rows
 
 
 def trace_qbo_id(args: argparse.Namespace) -> int:
@@ -48,7 +97,8 @@ def trace_qbo_id(args: argparse.Namespace) -> int:
         print(
             f"{row['entity_type']} {row['qbo_id']} (SyncToken {row['sync_token']}, {row['status']}) <- "
             f"{row['partner']}:{row['remote_path']} {position}, record {row['record_index']}, "
-            f"sha256 {row['file_sha256']}, requestid {row['request_id']}"
+            f"sha256 {row['file_sha256']}, requestid {row['request_id']}, document {row['doc_number'] or '-'}, "
+            f"{row['operation'] or 'create'}"
         )
     return 0
 

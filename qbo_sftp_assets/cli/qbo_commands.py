@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from qbo_sftp_assets.config import Company, load_config
 from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.pipeline.connection_health import connection_health
 from qbo_sftp_assets.qbo.client import QboClient, app_credentials
 from qbo_sftp_assets.qbo.faults import QboError
 from qbo_sftp_assets.qbo.oauth import Endpoints, LoopbackReceiver, OAuthClient, OAuthError, check_callback, new_state
@@ -92,19 +93,25 @@ def tokens_command(args: argparse.Namespace) -> int:
         records = store.records()
     except TokenStoreError as error:
         raise UserFacingError(str(error)) from None
-    if not records:
-        print(f"No tokens in {store.path}: run `qbo-sftp connect COMPANY`.")
-        return 0
-    names = {c.realm_id: name for name, c in config.companies.items()}
     now = datetime.now(UTC)
-    print(f"{'company':<16} {'realm':<20} {'access token expires':<34} {'refresh token expires':<34}")
+    names = {c.realm_id: name for name, c in config.companies.items()}
+    if records:
+        print(f"{'company':<16} {'realm':<20} {'access token expires':<34} {'refresh token expires':<34}")
     for realm_id, record in sorted(records.items()):
         print(
             f"{names.get(realm_id, '-'):<16} {realm_id:<20} "
             f"{_when(record.access_expires_at, now):<34} {_when(record.refresh_expires_at, now):<34}"
-            + ("  RECONNECT REQUIRED: run `qbo-sftp connect`" if record.reconnect_required else "")
         )
-    return 0
+    if not records and not config.companies:
+        print(f"No tokens in {store.path}: run `qbo-sftp connect COMPANY`.")
+    unusable = [health for health in connection_health(config, now=now) if not health.usable]
+    for health in unusable:
+        print(f"{health.company}: {health.detail}")
+    # Scripts and monitors read the exit status: a company that cannot be reached is not "fine".
+    return TOKENS_NEED_RECONNECT if unusable else 0
+
+
+TOKENS_NEED_RECONNECT = 3
 
 
 def _when(moment: datetime | None, now: datetime) -> str:

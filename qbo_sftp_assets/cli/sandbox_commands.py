@@ -23,6 +23,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--access-token-lifetime", type=float, default=3600.0, metavar="S", help="access token lifetime in seconds"
     )
     run.add_argument(
+        "--refresh-token-rotation",
+        choices=("daily", "every_refresh"),
+        default="daily",
+        help="when a refresh returns a new refresh token: about once a day as Intuit does (default), "
+        "or on every refresh (harsher than Intuit)",
+    )
+    run.add_argument(
         "--refresh-token-grace",
         type=float,
         default=0.0,
@@ -52,6 +59,7 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         host=args.host,
         port=args.port,
         access_token_lifetime=args.access_token_lifetime,
+        refresh_token_rotation=args.refresh_token_rotation,
         refresh_token_grace=args.refresh_token_grace,
         rate_limits_enabled=args.rate_limits,
         clock_speed=args.clock_speed,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from qbo_sftp_assets.config import config_path, load_config
 from qbo_sftp_assets.sftp.connection import open_session, probe_host_key
 from qbo_sftp_assets.sftp.hostkeys import HostKeyPins, fingerprint_of, known_hosts_line
+from qbo_sftp_assets.sftp.names import display_name
 from qbo_sftp_assets.sftp.transfer import FOLDER_KINDS, PartnerFiles
 from qbo_sftp_assets.sftp.trust import write_host_key_pin
 
@@ -40,10 +42,16 @@ def list_folder(args: argparse.Namespace) -> int:
         files = PartnerFiles(session, partner.folders, partner.readiness)
         path = files.folder(args.folder)
         entries = files.list(args.folder)
-    print(f"{args.partner} {args.folder}: {path} ({len(entries)} entries)")
+    skipped = entries.skipped
+    count = f"{len(entries)} entries" + (f", {len(skipped)} skipped" if skipped else "")
+    print(f"{args.partner} {args.folder}: {display_name(path)} ({count})")
+    # Names are printed escaped (control characters, non-UTF-8 bytes): one entry is always one line.
     for entry in entries:
         kind = "" if entry.is_file else "  [not a regular file]"
-        print(f"{entry.size:>12}  {entry.modified:%Y-%m-%d %H:%M:%S}Z  {entry.name}{kind}")
+        print(f"{entry.size:>12}  {entry.modified:%Y-%m-%d %H:%M:%S}Z  {display_name(entry.name)}{kind}")
+    for skip in skipped:
+        when = datetime.fromtimestamp(skip.mtime, tz=UTC)
+        print(f"{skip.size:>12}  {when:%Y-%m-%d %H:%M:%S}Z  {skip.display}  [skipped: {skip.reason}]")
     return 0
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -270,23 +270,40 @@ def restore_formula(text: str) -> str:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def render_csv(documents: Iterable[Bill | JournalEntry], layout: CsvLayout) -> bytes:
+def render_csv(
+    documents: Iterable[Bill | JournalEntry],
+    layout: CsvLayout,
+    *,
+    extra_columns: Sequence[str] = (),
+    extra: Callable[[Bill | JournalEntry], Mapping[str, Any]] | None = None,
+) -> bytes:
     """The bytes `write_csv` writes: same documents and layout, same bytes."""
     buffer = io.BytesIO()
-    write_csv(documents, layout, buffer)
+    write_csv(documents, layout, buffer, extra_columns=extra_columns, extra=extra)
     return buffer.getvalue()
 
 
-def write_csv(documents: Iterable[Bill | JournalEntry], layout: CsvLayout, out: BinaryIO) -> int:
+def write_csv(
+    documents: Iterable[Bill | JournalEntry],
+    layout: CsvLayout,
+    out: BinaryIO,
+    *,
+    extra_columns: Sequence[str] = (),
+    extra: Callable[[Bill | JournalEntry], Mapping[str, Any]] | None = None,
+) -> int:
     """Write one row per line (document fields repeated on each), return the number of rows.
 
     Columns are `layout.write_columns`, else every field of ITEM_COLUMNS / JOURNAL_COLUMNS in that
     order, each headed by the first name `layout.columns` gives it, else its own name. A document
-    kind other than `layout.document` needs a document_type column.
+    kind other than `layout.document` needs a document_type column. `extra_columns` (e.g. an
+    outbound feed's `status` and `qbo_id`) come after those unless `write_columns` places them;
+    `extra(document)` gives their values.
     """
     journal = layout.document == "journal_entry"
     fields = list(layout.write_columns or (JOURNAL_COLUMNS if journal else ITEM_COLUMNS))
-    unknown = [f for f in fields if f not in (JOURNAL_COLUMNS if journal else ITEM_COLUMNS)]
+    fields += [c for c in extra_columns if c not in fields]
+    known = (JOURNAL_COLUMNS if journal else ITEM_COLUMNS) + tuple(extra_columns)
+    unknown = [f for f in fields if f not in known]
     if unknown:
         raise CsvWriteError(f"write_columns names fields a {layout.document} does not have: {', '.join(unknown)}")
     writer = RowWriter(layout, out)
@@ -305,6 +322,8 @@ def write_csv(documents: Iterable[Bill | JournalEntry], layout: CsvLayout, out: 
                 f"from a {layout.document}"
             )
         header = header_values(document, layout.document_types)
+        if extra is not None:
+            header = {**header, **extra(document)}
         for line in line_values(document):
             values = {**header, **line}
             writer.write([cell_text(values.get(f), layout) for f in fields], where=where)
@@ -392,3 +411,19 @@ def write_reference_csv(
         writer.write([cell_text(getattr(record, c), layout) for c in columns], where=f"{kind.__name__} {record.name}")
         count += 1
     return count
+
+
+def render_records_csv(records: Iterable[Mapping[str, Any]], fields: Sequence[str], layout: CsvLayout) -> bytes:
+    """A list of plain records (an outbound feed's vendors, customers, accounts...) as CSV, one row each.
+
+    `fields` are the record keys written, in order, each headed by the first name `layout.columns`
+    gives it, else its own name; a key a record lacks is an empty cell. The header is written even
+    for no records; `layout` gives the dialect (delimiter, encoding and BOM, line terminator, formula
+    escaping).
+    """
+    buffer = io.BytesIO()
+    writer = RowWriter(layout, buffer)
+    writer.write([_header_name(f, layout) for f in fields], where="the header")
+    for number, record in enumerate(records, start=1):
+        writer.write([cell_text(record.get(f), layout) for f in fields], where=f"record {number}")
+    return buffer.getvalue()

@@ -24,3 +24,23 @@ class DecimalCache:
             self._by_text.clear()
         number = self._by_text[text] = Decimal(text)
         return number
+
+
+# --- the one number rule -------------------------------------------------------------------------------
+# Every reader (CSV, fixed-width, X12, EDIFACT) takes a number as: ASCII digits 0-9 with at most one
+# decimal mark and at least one digit, at most MAX_DIGITS digits in all (EDIFACT's n..18 and X12's
+# widest numeric element), no exponent, no NaN or Infinity, no spaces or digit groups inside (CSV
+# layouts strip their declared thousands separator first). At most one sign, in the notation of the
+# format: a leading minus in X12 and EDIFACT; in CSV a leading - or +, a trailing -, or accounting
+# parentheses `(5.00)`, never two of them (`(-5)` is refused); in fixed-width what the field's
+# `signed` says. The README's formats section states the same.
+MAX_DIGITS = 18
+
+
+def unsigned_number(body: str, mark: str = ".") -> Decimal | None:
+    """`body` (no sign) as a Decimal under the number rule, None when it breaks it."""
+    whole, _, fraction = body.partition(mark)
+    digits = whole + fraction
+    if not digits or len(digits) > MAX_DIGITS or not digits.isascii() or not digits.isdigit():
+        return None
+    return Decimal(f"{whole or '0'}.{fraction}" if mark in body else whole)

@@ -183,13 +183,22 @@ class VendorCredit(Bill):
 
 @dataclass(frozen=True)
 class Invoice(Bill):
-    """A sales invoice to a customer; `vendor` holds the customer (the counterparty) here."""
+    """A sales invoice from us to a customer: `customer` is who is billed.
+
+    The customer is stored in the field it shares with Bill (`vendor`, the counterparty): that
+    name stays only as the constructor keyword, because code that builds Bills and Invoices alike
+    (QBO readers, the outbound feeds) passes it. Read `customer`; `as_dict` and `key` name it so.
+    """
 
     type = DocumentType.INVOICE
 
     @property
     def customer(self) -> PartyRef:
         return self.vendor
+
+    def as_dict(self) -> dict[str, Any]:
+        data = super().as_dict()
+        return {"type": data.pop("type"), "customer": data.pop("vendor"), **data}
 
 
 @dataclass(frozen=True)

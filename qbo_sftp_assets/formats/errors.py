@@ -66,3 +66,25 @@ class X12ParseError(ParseError):
 
 class EdifactParseError(ParseError):
     format_name = "edifact"
+
+
+class PartyMissingError(ParseError):
+    """A syntactically valid document that names no party to post it against; it is withheld.
+
+    The file's syntax acknowledgment (997, CONTRL) accepts it; this error, in the read result's
+    errors, is what stops posting from guessing. `document` is the document as read, party empty.
+    """
+
+    def __init__(self, message: str, *, document: object, format_name: str, **kwargs: object) -> None:
+        self.document = document
+        self.format_name = format_name
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class VendorMissingError(PartyMissingError):
+    """A bill or vendor credit (X12 810, EDIFACT INVOIC) that names no seller: no N1*SE/VN/SU/RI in
+    X12, no NAD+SU/SE/II in EDIFACT."""
+
+
+class CustomerMissingError(PartyMissingError):
+    """One of our own invoices (an 810 we sent) that names no customer (no N1*BT or N1*BY)."""

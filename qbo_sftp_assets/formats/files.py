@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -49,15 +50,20 @@ class Acknowledged:
         return self.result.ok
 
 
-def read_file(path: Path, file_format: FormatName, layout: Layout | None, *, name: str) -> ReadResult:
-    """Read a file in any supported format; a file that cannot be read at all is one error."""
+def read_file(
+    path: Path, file_format: FormatName, layout: Layout | None, *, name: str, our_ids: Collection[str] = ()
+) -> ReadResult:
+    """Read a file in any supported format; a file that cannot be read at all is one error.
+
+    `our_ids` are our X12 interchange / group ids: an 810 we sent reads as our Invoices (`read_x12`).
+    """
     try:
         if file_format == "csv":
             return csv_format.read_csv(path, _layout(CsvLayout, "csv", layout), name=name)
         if file_format == "fixed":
             return fixed_width.read_fixed_width(path, _layout(FixedWidthLayout, "fixed", layout), name=name)
         if file_format == "x12":
-            return read_x12(path, file=name)[0]
+            return read_x12(path, file=name, our_ids=our_ids)[0]
         return read_edifact(path, file=name)
     except ParseError as error:
         return ReadResult(format=file_format, errors=[error])

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO
 
+from qbo_sftp_assets.formats.decimals import MAX_DIGITS
 from qbo_sftp_assets.formats.documents import Bill, JournalEntry, Source
 from qbo_sftp_assets.formats.errors import FixedWidthParseError
 from qbo_sftp_assets.formats.flat_documents import (
@@ -290,7 +291,7 @@ def parse_number(text: str, item: FixedField) -> Decimal | None:
     body = text.strip()
     if not body:
         return None
-    if body.isdigit() and body.isascii():
+    if len(body) <= MAX_DIGITS and body.isdigit() and body.isascii():
         return Decimal(body).scaleb(-item.implied_decimals)
     negative = False
     if item.signed == "leading" and body[0] in "+-":
@@ -302,14 +303,18 @@ def parse_number(text: str, item: FixedField) -> Decimal | None:
         negative = last in OVERPUNCH_NEGATIVE
         digit = (OVERPUNCH_NEGATIVE if negative else OVERPUNCH_POSITIVE).index(last)
         body = body[:-1] + str(digit)
-    if not body.isascii() or not body.isdigit():
+    if len(body) > MAX_DIGITS or not body.isascii() or not body.isdigit():
         sign = {
             "none": "",
             "leading": ", optionally after + or -",
             "trailing": ", optionally followed by + or -",
             "overpunch": ", the last one optionally overpunched ({, A-I, }, J-R)",
         }[item.signed]
-        raise ValueProblem(f"{text!r} is not a number", f"digits{sign}, {item.implied_decimals} implied decimals")
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise ValueProblem(
+            f"{shown!r} is not a number",
+            f"at most {MAX_DIGITS} digits{sign}, {item.implied_decimals} implied decimals",
+        )
     value = Decimal(body).scaleb(-item.implied_decimals)
     return -value if negative else value
 

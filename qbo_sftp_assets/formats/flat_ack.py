@@ -1,18 +1,32 @@
 """The acknowledgment a CSV or fixed-width file gets: a CSV an ERP can load, one row per document/error.
 
+One format for both moments: at parse time (`build_flat_ack`, what `qbo-sftp ack` prints) and after
+posting (`build_posting_ack`, which says what QuickBooks holds). A parse-time ack leaves the
+QuickBooks columns (error_code, qbo_entity, qbo_id, revision, duplicate_of) empty.
+
 Columns (in this order, every row has all of them; UTF-8 without BOM, `\\r\\n`, formulas neutralised):
 
-    record          FILE (first row), DOCUMENT (one per accepted document, one per error of a rejected
-                    document), ERROR (an error of the whole file), END (last row)
+    record          FILE (first row), DOCUMENT (one per document; a document rejected for several
+                    reasons has one row per reason), ERROR (an error of the whole file, or after
+                    posting one found while reading), END (last row)
     control_number  the ack's control number;  created_at: when it was made (ISO 8601, UTC)
     file, sha256    the acknowledged file's name and SHA-256 (lower-case hex)
-    status          DOCUMENT: accepted | rejected;  END: the file's status, accepted (every document),
-                    partial (some rejected), rejected (nothing will be posted)
+    status          DOCUMENT at parse time: accepted | rejected; after posting: posted | updated |
+                    duplicate (already in QuickBooks: qbo_id is the earlier record) | rejected |
+                    skipped (already in QuickBooks with other content, and the partner's policy keeps
+                    it).  END: the file's status (`outcomes.file_status`): accepted (every document),
+                    partial (some not), rejected (none, or the file itself), or duplicate (the whole
+                    file is a re-send: duplicate_of names the earlier file)
     document_type, document_number, vendor_id, vendor_name, line, total    the document (line is
                     its first line in the file)
-    error_line, error_field, error_message    what rejected it (empty when accepted)
-    accepted, rejected, rows    on END only: documents accepted, documents rejected, and the number
-                    of rows before END (so a truncated ack is detectable)
+    error_line, error_field, error_message    why it was not accepted (empty when it was)
+    accepted, rejected, rows    on END only: documents accepted (after posting: posted, updated or
+                    duplicate), documents not, and the number of rows before END (so a truncated ack
+                    is detectable)
+    error_code      after posting: QuickBooks' fault code or the failed check
+    qbo_entity, qbo_id    after posting: the QuickBooks record (Bill, VendorCredit, JournalEntry) and Id
+    revision        after posting: 1 for the first ack of a file, 2, 3, ... for each replay
+    duplicate_of    on FILE and END of a duplicate file: the earlier file's name
 """
 
 from __future__ import annotations
@@ -25,11 +39,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from qbo_sftp_assets.formats import csv_format, fixed_width
+from qbo_sftp_assets.formats import csv_format
 from qbo_sftp_assets.formats.documents import Bill, JournalEntry
 from qbo_sftp_assets.formats.errors import ParseError
 from qbo_sftp_assets.formats.flat_documents import FlatItem, Rejection
-from qbo_sftp_assets.formats.layouts import CsvLayout, FixedWidthLayout
+from qbo_sftp_assets.formats.layouts import CsvLayout
+from qbo_sftp_assets.formats.outcomes import DocumentOutcome, FileStatus, file_status
 
 ACK_COLUMNS = (
     "record",
@@ -50,6 +65,11 @@ ACK_COLUMNS = (
     "accepted",
     "rejected",
     "rows",
+    "error_code",
+    "qbo_entity",
+    "qbo_id",
+    "revision",
+    "duplicate_of",
 )
 _ACK_DIALECT = CsvLayout(encoding="utf-8", line_terminator="\r\n")
 FILE_REJECTED = "not posted: the file was rejected (see the ERROR rows)"
@@ -60,7 +80,7 @@ class FlatAck:
     """The ack's bytes and what they say: the file's status and the documents accepted and rejected."""
 
     content: bytes
-    status: str  # accepted | partial | rejected
+    status: FileStatus
     accepted: int
     rejected: int
 
@@ -146,31 +166,17 @@ def build_flat_ack(
     created_at: dt.datetime,
     fatal: ParseError | None = None,
 ) -> FlatAck:
-    """The ack; the same entries and arguments give the same bytes.
+    """The parse-time ack; the same entries and arguments give the same bytes.
 
     `fatal` is the error that stopped the file being read at all (the file is then rejected).
     """
-    if created_at.tzinfo is None:
-        raise ValueError("created_at must be timezone-aware")
-    stamp = created_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     entries = list(entries)
     file_errors = [e for entry in entries if entry.scope == "file" for e in entry.errors]
     if fatal is not None:
         file_errors.insert(0, fatal)
-    common = {"control_number": control_number, "created_at": stamp, "file": file_name, "sha256": sha256}
-    buffer = io.BytesIO()
-    writer = csv_format.RowWriter(_ACK_DIALECT, buffer)
-    writer.write(list(ACK_COLUMNS), where="the ack header")
-    rows = 0
-
-    def write(**values: object) -> None:
-        nonlocal rows
-        merged = {**common, **values}
-        writer.write([csv_format.cell_text(merged.get(c), _ACK_DIALECT) for c in ACK_COLUMNS], where="the ack")
-        rows += 1
-
-    write(record="FILE")
-    accepted = rejected = 0
+    table = _AckTable(file_name, sha256, control_number, created_at)
+    table.write(record="FILE")
+    verdicts: list[bool] = []
     for entry in entries:
         if entry.scope == "file":
             continue
@@ -184,20 +190,114 @@ def build_flat_ack(
             "total": entry.total,
         }
         if entry.errors:
-            rejected += 1
             for error in entry.errors:
-                write(**document, status="rejected", **_error_cells(error))
+                table.write(**document, status="rejected", **_error_cells(error))
         elif file_errors:
-            rejected += 1
-            write(**document, status="rejected", error_message=FILE_REJECTED)
+            table.write(**document, status="rejected", error_message=FILE_REJECTED)
         else:
-            accepted += 1
-            write(**document, status="accepted")
+            table.write(**document, status="accepted")
+        verdicts.append(not entry.errors and not file_errors)
     for error in file_errors:
-        write(record="ERROR", status="rejected", **_error_cells(error))
-    status = "rejected" if file_errors or (rejected and not accepted) else "partial" if rejected else "accepted"
-    write(record="END", status=status, accepted=accepted, rejected=rejected, rows=rows + 1)
-    return FlatAck(buffer.getvalue(), status, accepted, rejected)
+        table.write(record="ERROR", status="rejected", **_error_cells(error))
+    return table.finish(file_status(verdicts, file_rejected=bool(file_errors)), verdicts)
+
+
+def build_posting_ack(
+    outcomes: Iterable[DocumentOutcome],
+    *,
+    file_name: str,
+    sha256: str,
+    control_number: int,
+    created_at: dt.datetime,
+    revision: int = 1,
+    read_errors: Iterable[ParseError] = (),
+    duplicate_of: str | None = None,
+) -> FlatAck:
+    """The ack written after posting: one DOCUMENT row per outcome (in file order), then an ERROR row
+    for each problem found while reading (`ReadResult.errors`: rows or documents refused before
+    posting; any makes the file at best partial), then END.
+
+    `revision` numbers the acks of one file (1, then 2, 3 on replays). `duplicate_of` (the earlier
+    file's name) marks the whole file as a re-send: its status is `duplicate` and each outcome
+    should name the earlier QuickBooks record. Deterministic given its arguments.
+    """
+    if revision < 1:
+        raise ValueError(f"revision must be 1 or more, got {revision}")
+    outcomes = sorted(outcomes, key=lambda outcome: outcome.record_index)
+    read_errors = list(read_errors)
+    table = _AckTable(file_name, sha256, control_number, created_at, revision=revision, duplicate_of=duplicate_of)
+    table.write(record="FILE", duplicate_of=duplicate_of)
+    verdicts: list[bool] = []
+    for outcome in outcomes:
+        table.write(
+            record="DOCUMENT",
+            status=outcome.status.value,
+            document_type=outcome.document_type,
+            document_number=outcome.document_number,
+            vendor_id=outcome.vendor_id,
+            vendor_name=outcome.vendor_name,
+            line=outcome.line,
+            total=outcome.total,
+            error_line=None if outcome.accepted else outcome.line,
+            error_message=outcome.reason,
+            error_code=outcome.code,
+            qbo_entity=outcome.qbo_entity,
+            qbo_id=outcome.qbo_id,
+        )
+        verdicts.append(outcome.accepted)
+    for error in read_errors:
+        table.write(record="ERROR", status="rejected", **_error_cells(error))
+    status = file_status([*verdicts, *([False] if read_errors else [])])
+    if duplicate_of is not None:
+        status = FileStatus.DUPLICATE
+    return table.finish(status, verdicts, duplicate_of=duplicate_of)
+
+
+class _AckTable:
+    """The rows of one ack: every row repeats the file's columns; END counts what came before."""
+
+    def __init__(
+        self,
+        file_name: str,
+        sha256: str,
+        control_number: int,
+        created_at: dt.datetime,
+        *,
+        revision: int | None = None,
+        duplicate_of: str | None = None,
+    ) -> None:
+        if created_at.tzinfo is None:
+            raise ValueError("created_at must be timezone-aware")
+        stamp = created_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.common = {
+            "control_number": control_number,
+            "created_at": stamp,
+            "file": file_name,
+            "sha256": sha256,
+            "revision": revision,
+        }
+        self.buffer = io.BytesIO()
+        self.writer = csv_format.RowWriter(_ACK_DIALECT, self.buffer)
+        self.writer.write(list(ACK_COLUMNS), where="the ack header")
+        self.rows = 0
+
+    def write(self, **values: object) -> None:
+        merged = {**self.common, **values}
+        self.writer.write([csv_format.cell_text(merged.get(c), _ACK_DIALECT) for c in ACK_COLUMNS], where="the ack")
+        self.rows += 1
+
+    def finish(self, status: FileStatus, verdicts: list[bool], *, duplicate_of: str | None = None) -> FlatAck:
+        accepted = sum(verdicts)
+        rejected = len(verdicts) - accepted
+        self.write(
+            record="END",
+            status=status.value,
+            accepted=accepted,
+            rejected=rejected,
+            rows=self.rows + 1,
+            duplicate_of=duplicate_of,
+        )
+        return FlatAck(self.buffer.getvalue(), status, accepted, rejected)
 
 
 def _error_cells(error: ParseError) -> dict[str, object]:
@@ -208,26 +308,3 @@ def _error_cells(error: ParseError) -> dict[str, object]:
 def file_sha256(path: str | os.PathLike[str]) -> str:
     with open(path, "rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
-def flat_ack_for_file(
-    path: str | os.PathLike[str],
-    layout: CsvLayout | FixedWidthLayout,
-    *,
-    control_number: int,
-    created_at: dt.datetime,
-    name: str | None = None,
-) -> FlatAck:
-    """Read a CSV or fixed-width file with `layout` and return its ack; an unreadable file is rejected."""
-    file_name = name or os.path.basename(os.fspath(path))
-    reader = csv_format.iter_documents if isinstance(layout, CsvLayout) else fixed_width.iter_documents
-    fatal: list[ParseError] = []
-    entries = ack_entries(reader(path, layout, name=file_name), fatal=fatal)  # type: ignore[arg-type]
-    return build_flat_ack(
-        entries,
-        file_name=file_name,
-        sha256=file_sha256(path),
-        control_number=control_number,
-        created_at=created_at,
-        fatal=fatal[0] if fatal else None,
-    )

@@ -12,10 +12,10 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, BinaryIO, Literal
 
-from qbo_sftp_assets.formats.decimals import DecimalCache
+from qbo_sftp_assets.formats.decimals import MAX_DIGITS, DecimalCache, unsigned_number
 from qbo_sftp_assets.formats.documents import (
     Bill,
     Document,
@@ -72,7 +72,6 @@ DOCUMENT_CLASSES = {"bill": Bill, "vendor_credit": VendorCredit, "invoice": Invo
 CURRENCY_SYMBOLS = "$€£¥"
 _SIMPLE_NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")  # the common case, parsed without the slow path
 _SIMPLE_NUMBERS = DecimalCache()
-_PLAIN_NUMBER = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -92,43 +91,47 @@ class ValueProblem(Exception):
         self.expected = expected
 
 
+def _shown(text: str, longest: int = 30) -> str:
+    """`text` as an error message quotes it: cut after `longest` characters."""
+    return text if len(text) <= longest else text[: longest - 3] + "..."
+
+
 def parse_decimal(text: str, *, decimal_separator: str = ".", thousands_separator: str = "") -> Decimal:
-    """An exact Decimal from `1,234.50`, `1.234,50`, `(12.50)`, `12.50-`, `-12.50`, `$12.50`."""
-    if decimal_separator == ".":
+    """An exact Decimal from `1,234.50`, `1.234,50`, `(12.50)`, `12.50-`, `-12.50`, `$12.50`, under
+    the one number rule (`decimals.unsigned_number`): one sign at most, 18 digits at most."""
+    if decimal_separator == "." and len(text) <= MAX_DIGITS:  # too short to hold more digits
         number = _SIMPLE_NUMBERS.get(text)
         if number is not None:
             return number
         if _SIMPLE_NUMBER.match(text):
             return _SIMPLE_NUMBERS.add(text)
     body = text.strip()
-    negative = False
+    signs = 0
     if body.startswith("(") and body.endswith(")"):
-        negative, body = True, body[1:-1].strip()
+        signs, body = signs + 1, body[1:-1].strip()
     if body.endswith("-"):
-        negative, body = not negative, body[:-1].strip()
-    elif body.startswith(("-", "+")):
-        negative, body = body[0] == "-", body[1:].strip()
+        signs, body = signs + 1, body[:-1].strip()
+    if body.startswith(("-", "+")):
+        signs, body = signs + 1, body[1:].strip()
+    negative = signs > 0 and not text.strip().startswith("+")
+    if signs > 1:
+        raise ValueProblem(f"{_shown(text)!r} is not a number", "one sign at most: -5, 5-, +5 or (5)")
     body = body.strip(CURRENCY_SYMBOLS).strip()
     if thousands_separator and thousands_separator in body:
         whole = body.split(decimal_separator, 1)[0]
         groups = whole.split(thousands_separator)
         if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
             raise ValueProblem(
-                f"{text!r} is not a number",
+                f"{_shown(text)!r} is not a number",
                 f"digits grouped by {thousands_separator!r} in threes, like 1{thousands_separator}234",
             )
         body = body.replace(thousands_separator, "")
-    if decimal_separator != ".":
-        if "." in body:
-            raise ValueProblem(f"{text!r} is not a number", f"a number with decimal {decimal_separator!r}")
-        body = body.replace(decimal_separator, ".")
-    if not _PLAIN_NUMBER.match(body):
+    if decimal_separator != "." and "." in body:
+        raise ValueProblem(f"{_shown(text)!r} is not a number", f"a number with decimal {decimal_separator!r}")
+    value = unsigned_number(body, decimal_separator)
+    if value is None:
         example = "1234.50" if decimal_separator == "." else "1234,50"
-        raise ValueProblem(f"{text!r} is not a number", f"a number like {example}")
-    try:
-        value = Decimal(body)
-    except InvalidOperation:
-        raise ValueProblem(f"{text!r} is not a number", "a number") from None
+        raise ValueProblem(f"{_shown(text)!r} is not a number", f"a number like {example}, at most {MAX_DIGITS} digits")
     return -value if negative else value
 
 

@@ -80,6 +80,59 @@ MIGRATIONS: tuple[str, ...] = (
         created_at      TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2: posting into QuickBooks — who a posting belongs to and what it carried, the reference data
+    # mapping resolves against, interchanges seen (duplicate EDI envelopes), and the acks' own bytes
+    # so a re-sent file can be answered with the acknowledgment it got the first time.
+    """
+    ALTER TABLE postings ADD COLUMN partner VARCHAR;
+    ALTER TABLE postings ADD COLUMN realm_id VARCHAR;
+    ALTER TABLE postings ADD COLUMN doc_number VARCHAR;
+    ALTER TABLE postings ADD COLUMN vendor_id VARCHAR;
+    ALTER TABLE postings ADD COLUMN content_sha256 VARCHAR;
+    ALTER TABLE postings ADD COLUMN operation VARCHAR;
+    ALTER TABLE postings ADD COLUMN error_code VARCHAR;
+    ALTER TABLE postings ADD COLUMN attempts INTEGER DEFAULT 0;
+    CREATE INDEX postings_document ON postings (partner, entity_type, vendor_id, doc_number);
+
+    ALTER TABLE inbound_files ADD COLUMN stage VARCHAR;
+
+    ALTER TABLE acknowledgments ADD COLUMN content BLOB;
+    ALTER TABLE acknowledgments ADD COLUMN revision INTEGER DEFAULT 1;
+
+    CREATE TABLE reference_rows (
+        realm_id              VARCHAR NOT NULL,
+        entity                VARCHAR NOT NULL,
+        qbo_id                VARCHAR NOT NULL,
+        sync_token            VARCHAR,
+        last_updated          TIMESTAMPTZ,
+        name                  VARCHAR,
+        fully_qualified_name  VARCHAR,
+        acct_num              VARCHAR,
+        active                BOOLEAN NOT NULL DEFAULT TRUE,
+        deleted               BOOLEAN NOT NULL DEFAULT FALSE,
+        data                  JSON NOT NULL,
+        refreshed_at          TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (realm_id, entity, qbo_id)
+    );
+
+    CREATE TABLE interchanges (
+        partner         VARCHAR NOT NULL,
+        standard        VARCHAR NOT NULL,
+        sender          VARCHAR NOT NULL,
+        control_number  VARCHAR NOT NULL,
+        file_sha256     VARCHAR NOT NULL,
+        first_seen      TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (partner, standard, sender, control_number)
+    );
+    """,
+    # 3: batch posting — the batch request a pending posting went out in (its requestid and the item's
+    # bId) and the body it carried, so a run that crashed mid-batch re-sends the same request next time.
+    """
+    ALTER TABLE postings ADD COLUMN batch_request_id VARCHAR;
+    ALTER TABLE postings ADD COLUMN batch_bid VARCHAR;
+    ALTER TABLE postings ADD COLUMN payload JSON;
+    ALTER TABLE postings ADD COLUMN linked_file_sha256 VARCHAR;
+    """,
 )
 
 LATEST_SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ from qbo_sftp_assets.config import Company, Config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.qbo import entities
 from qbo_sftp_assets.qbo.faults import (
+    QboAmountError,
     QboError,
     QboServerError,
     QboThrottled,
@@ -36,7 +37,14 @@ from qbo_sftp_assets.qbo.faults import (
     is_retryable,
     parse_fault,
 )
-from qbo_sftp_assets.qbo.limits import LimiterStats, RealmLimiter, backoff_delay, limiter_for, throttle_delay
+from qbo_sftp_assets.qbo.limits import (
+    SHARED_BUDGET_FILE,
+    LimiterStats,
+    RealmLimiter,
+    backoff_delay,
+    limiter_for,
+    throttle_delay,
+)
 from qbo_sftp_assets.qbo.oauth import Endpoints, InvalidGrant, OAuthClient
 from qbo_sftp_assets.qbo.tokens import NotConnected, RefreshRefused, TokenRecord, TokenStore
 
@@ -199,8 +207,13 @@ class QboClient:
             transport=transport,
             limits=httpx.Limits(max_connections=self.limits.max_in_flight + 2),
         )
+        # Every process on this host that uses the same token store shares the realm's budget.
         self.limiter: RealmLimiter = limiter_for(
-            self.endpoints.api_base, self.realm_id, self.limits, clock_speed=clock_speed
+            self.endpoints.api_base,
+            self.realm_id,
+            self.limits,
+            clock_speed=clock_speed,
+            shared_path=self.store.path.parent / SHARED_BUDGET_FILE,
         )
         self._stats = LimiterStats()
         self._token_lock = threading.Lock()
@@ -618,24 +631,71 @@ def app_credentials(company: Company) -> tuple[str, str]:
 
 # --- JSON with Decimal money ------------------------------------------------------------------------
 
+# QBO documents amounts as "Max 15 digits in 10.5 format" (Intuit's Bill entity reference).
+AMOUNT_MAX_DIGITS = 15
+
 
 def encode_json(value: Any) -> bytes:
-    """JSON for a request body; Decimal amounts become JSON numbers with the same digits."""
-    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+    """JSON for a request body; Decimal amounts become JSON numbers with exactly their digits.
+
+    `json.dumps` can only print a Decimal through float, which loses cents past ~15 digits and
+    prints `Infinity` (not JSON); so the body is written by a small encoder of our own.
+    """
+    parts: list[str] = []
+    _encode(value, parts.append)
+    return "".join(parts).encode()
 
 
-def _json_default(value: Any) -> Any:
+def check_amount(value: Decimal) -> Decimal:
+    """`value` if QBO can take it (finite, at most 15 digits); else QboAmountError.
+
+    Digits are counted as QBO's "10.5 format" counts them: integer digits plus decimals, trailing
+    zeros of the fraction not counted (218.40 has four).
+    """
+    if not value.is_finite():
+        raise QboAmountError(value, "it is not a finite number")
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    integer_digits = len(digits) + exponent if value.adjusted() >= 0 else 0
+    if integer_digits + max(0, -exponent) > AMOUNT_MAX_DIGITS:
+        raise QboAmountError(value, f"QBO takes at most {AMOUNT_MAX_DIGITS} digits")
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(check_amount(value), "f")
+
+
+def _encode(value: Any, emit: Callable[[str], None]) -> None:
     if isinstance(value, Decimal):
-        as_float = float(value)
-        # A float prints its shortest round-trip form, so this only refuses amounts beyond ~15 digits.
-        if Decimal(repr(as_float)) != value:
-            raise ValueError(f"amount {value} cannot be sent as a JSON number without losing digits")
-        return as_float
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        emit(_decimal_text(value))
+    elif isinstance(value, Mapping):
+        emit("{")
+        for index, (key, item) in enumerate(value.items()):
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+            emit(("," if index else "") + json.dumps(key) + ":")
+            _encode(item, emit)
+        emit("}")
+    elif isinstance(value, (list, tuple)):
+        emit("[")
+        for index, item in enumerate(value):
+            if index:
+                emit(",")
+            _encode(item, emit)
+        emit("]")
+    elif isinstance(value, datetime | date):
+        emit(json.dumps(value.isoformat()))
+    elif value is None or isinstance(value, str | int | float):
+        # float NaN/Infinity are not JSON: refuse them instead of sending `NaN`.
+        try:
+            emit(json.dumps(value, allow_nan=False))
+        except ValueError as error:
+            raise QboAmountError(value, "it is not a finite number") from error
+    else:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def decode_json(content: bytes) -> dict[str, Any]:

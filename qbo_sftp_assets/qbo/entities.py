@@ -12,14 +12,19 @@ Entity = Literal[
     "Item",
     "Term",
     "Department",
+    "Employee",
+    "TaxCode",
     "Bill",
     "Invoice",
     "JournalEntry",
     "VendorCredit",
+    "BillPayment",
 ]
 
-NAME_LISTS: frozenset[str] = frozenset({"Vendor", "Customer", "Account", "Class", "Item", "Term", "Department"})
-TRANSACTIONS: frozenset[str] = frozenset({"Bill", "Invoice", "JournalEntry", "VendorCredit"})
+NAME_LISTS: frozenset[str] = frozenset(
+    {"Vendor", "Customer", "Account", "Class", "Item", "Term", "Department", "Employee", "TaxCode"}
+)
+TRANSACTIONS: frozenset[str] = frozenset({"Bill", "Invoice", "JournalEntry", "VendorCredit", "BillPayment"})
 ENTITIES: frozenset[str] = NAME_LISTS | TRANSACTIONS
 # QBO deletes transactions; name-list objects are only deactivated (Active=false).
 DELETABLE: frozenset[str] = TRANSACTIONS

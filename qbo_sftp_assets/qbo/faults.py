@@ -105,6 +105,17 @@ class DuplicateDocumentNumber(QboValidationError):
     """Fault 6140: the DocNumber is already used and the company refuses duplicates."""
 
 
+class QboAmountError(QboValidationError, ValueError):
+    """An amount the client refuses to send: not finite, or beyond QBO's 15-digit limit.
+
+    Raised before the request leaves, so nothing was written; the document itself must change.
+    """
+
+    def __init__(self, amount: object, reason: str) -> None:
+        super().__init__(f"amount {amount} cannot be sent to QuickBooks: {reason}", fault_type="AmountLimit")
+        self.amount = amount
+
+
 class QboAuthError(QboError):
     """Authentication or authorization failed (401 / 403, faults 3200, 3100)."""
 

@@ -1,14 +1,22 @@
-"""Per-realm request limits shared by every thread of a process: requests/minute, batch/minute, in flight."""
+"""Per-realm request limits: requests/minute, batch/minute and requests in flight.
+
+Every thread of a process shares one `RealmLimiter`; every process on the machine shares one
+`SharedRealmBudget` (a small SQLite file beside the token store), because each Dagster run is its own
+process and QBO counts the realm's requests, not ours.
+"""
 
 from __future__ import annotations
 
+import os
 import random
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from qbo_sftp_assets.config import QboLimits
 
@@ -116,10 +124,124 @@ class LimiterStats:
             }
 
 
+_SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qbo_requests (
+    id       INTEGER PRIMARY KEY,
+    realm    TEXT NOT NULL,
+    batch    INTEGER NOT NULL,
+    settled  REAL,
+    expires  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS qbo_requests_realm ON qbo_requests (realm);
+"""
+
+
+class SharedRealmBudget:
+    """One realm's per-minute and in-flight budget, kept in a SQLite file every process on the host uses.
+
+    A request is a row: in flight while `settled` is NULL, then counted for one window from the time
+    it was settled (the same "held until answered" rule as `SlidingWindow`). A process killed in the
+    middle of a request leaves its row in flight; it is counted as settled at `expires` (the longest
+    a request may take), so a crash costs at most that long, never a wedged realm. Times are wall-clock
+    seconds, the only clock processes share.
+    """
+
+    # While another process holds every in-flight slot there is no time to wait for: poll.
+    POLL_SECONDS = 0.005
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        realm: str,
+        limits: QboLimits,
+        *,
+        clock_speed: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.path = Path(path)
+        self.realm = realm
+        self.limits = limits
+        self.window = 60.0 / clock_speed
+        self.longest_request = limits.connect_timeout_seconds + 2 * limits.read_timeout_seconds
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per budget, used under `_lock`; autocommit mode so BEGIN IMMEDIATE is ours.
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SHARED_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SharedRealmBudget({str(self.path)!r}, realm={self.realm!r})"
+
+    def acquire(self, *, batch: bool = False) -> tuple[int, float]:
+        """Wait until the realm has room for one more request; return its row id and the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                granted, delay = self._try_acquire(batch)
+            if granted is not None:
+                return granted, waited
+            self._sleep(delay)
+            waited += delay
+
+    def _try_acquire(self, batch: bool) -> tuple[int | None, float]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            horizon = now - self.window
+            db.execute(
+                "DELETE FROM qbo_requests WHERE realm = ? AND coalesce(settled, expires) <= ?",
+                (self.realm, horizon),
+            )
+            rows = db.execute(
+                "SELECT settled, expires, batch FROM qbo_requests WHERE realm = ?", (self.realm,)
+            ).fetchall()
+            in_flight = sum(1 for settled, expires, _ in rows if settled is None and expires > now)
+            batches = sum(1 for *_, is_batch in rows if is_batch)
+            full = (
+                in_flight >= self.limits.max_in_flight
+                or len(rows) >= self.limits.requests_per_minute
+                or (batch and batches >= self.limits.batch_requests_per_minute)
+            )
+            if not full:
+                cursor = db.execute(
+                    "INSERT INTO qbo_requests (realm, batch, settled, expires) VALUES (?, ?, NULL, ?)",
+                    (self.realm, int(batch), now + self.longest_request),
+                )
+                db.execute("COMMIT")
+                return cursor.lastrowid, 0.0
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        # The earliest moment a counted request leaves the window; none settled yet means polling.
+        leaving = [
+            (settled if settled is not None else expires) + self.window - now
+            for settled, expires, _ in rows
+            if settled is not None or expires <= now
+        ]
+        if in_flight >= self.limits.max_in_flight or not leaving:
+            return None, self.POLL_SECONDS
+        return None, max(min(leaving), self.POLL_SECONDS)
+
+    def settle(self, row_id: int) -> None:
+        """The request's answer is back: from now it ages out of the window like any other."""
+        with self._lock:
+            self._db.execute("UPDATE qbo_requests SET settled = ? WHERE id = ?", (time.time(), row_id))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 class RealmLimiter:
     """QBO's per-realm ceilings: requests and batch requests per minute, and requests in flight.
 
-    `clock_speed` shortens the minute (a sandbox running 10x fast has 6-second minutes).
+    `clock_speed` shortens the minute (a sandbox running 10x fast has 6-second minutes). With a
+    `shared` budget the same ceilings also hold across every process that uses its file.
     """
 
     def __init__(
@@ -129,6 +251,7 @@ class RealmLimiter:
         clock_speed: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedRealmBudget | None = None,
     ) -> None:
         # QBO counts a request when it arrives. `slot` keeps each request in the windows until its answer
         # is back, the latest moment it can have arrived, so the next minute opens exactly then and no
@@ -139,6 +262,7 @@ class RealmLimiter:
         self.requests = SlidingWindow(limits.requests_per_minute, minute, clock=clock, sleep=sleep)
         self.batches = SlidingWindow(limits.batch_requests_per_minute, minute, clock=clock, sleep=sleep)
         self.in_flight = threading.BoundedSemaphore(limits.max_in_flight)
+        self.shared = shared
         self.stats = LimiterStats()
 
     @contextmanager
@@ -156,28 +280,54 @@ class RealmLimiter:
                 if batch:
                     self.batches.settle()
                 raise
-            stats.add(requests=1, batch_requests=int(batch))
-            if waited:
-                stats.add(waits=1, wait_seconds=waited)
+            shared_row = None
             try:
+                if self.shared is not None:
+                    shared_row, shared_wait = self.shared.acquire(batch=batch)
+                    waited += shared_wait
+                stats.add(requests=1, batch_requests=int(batch))
+                if waited:
+                    stats.add(waits=1, wait_seconds=waited)
                 yield
             finally:
+                if shared_row is not None:
+                    assert self.shared is not None
+                    self.shared.settle(shared_row)
                 self.requests.settle()
                 if batch:
                     self.batches.settle()
 
 
-_registry: dict[tuple[str, str, QboLimits, float], RealmLimiter] = {}
+_registry: dict[tuple[str, str, QboLimits, float, str | None], RealmLimiter] = {}
 _registry_lock = threading.Lock()
 
+SHARED_BUDGET_FILE = "qbo_limits.sqlite"
 
-def limiter_for(api_base: str, realm_id: str, limits: QboLimits, *, clock_speed: float = 1.0) -> RealmLimiter:
-    """The one limiter this process uses for a realm, so every client and thread shares its budget."""
-    key = (api_base, realm_id, limits, clock_speed)
+
+def limiter_for(
+    api_base: str,
+    realm_id: str,
+    limits: QboLimits,
+    *,
+    clock_speed: float = 1.0,
+    shared_path: str | os.PathLike[str] | None = None,
+) -> RealmLimiter:
+    """The one limiter this process uses for a realm, so every client and thread shares its budget.
+
+    With `shared_path` (a SQLite file; the client puts it beside the token store) the budget is also
+    shared with every other process on the host that names the same file.
+    """
+    shared_key = None if shared_path is None else str(Path(shared_path).resolve())
+    key = (api_base, realm_id, limits, clock_speed, shared_key)
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = RealmLimiter(limits, clock_speed=clock_speed)
+            shared = (
+                None
+                if shared_key is None
+                else SharedRealmBudget(shared_key, f"{api_base}|{realm_id}", limits, clock_speed=clock_speed)
+            )
+            limiter = _registry[key] = RealmLimiter(limits, clock_speed=clock_speed, shared=shared)
         return limiter
 
 

@@ -5,7 +5,6 @@ Also the loopback listener `qbo-sftp connect` uses to receive the consent redire
 
 from __future__ import annotations
 
-import base64
 import hmac
 import logging
 import secrets
@@ -19,9 +18,12 @@ import httpx
 
 from qbo_sftp_assets.config import Company
 from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.qbo.redaction import basic_credential, guard_http_logs, redact
 from qbo_sftp_assets.qbo.tokens import RefreshRefused, TokenGrant
 
 logger = logging.getLogger(__name__)
+# httpcore's DEBUG trace prints headers verbatim: a consent redirect's Location carries the code.
+guard_http_logs()
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 INTUIT_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
@@ -139,8 +141,7 @@ class OAuthClient:
             raise self._error(response, secret=token)
 
     def _basic_auth(self) -> str:
-        pair = f"{self.client_id}:{self._client_secret}".encode()
-        return "Basic " + base64.b64encode(pair).decode("ascii")
+        return "Basic " + basic_credential(self.client_id, self._client_secret)
 
     def _token_request(self, form: dict[str, str], *, secret: str) -> TokenGrant:
         response = self._http.post(
@@ -169,12 +170,11 @@ class OAuthClient:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        error = str(data.get("error") or f"http_{response.status_code}")
-        description = str(data.get("error_description") or "")
-        # An endpoint that echoes the request must not smuggle a credential into our error text.
-        for value in (secret, self._client_secret):
-            if value:
-                description = description.replace(value, "***")
+        # An endpoint that echoes the request must not smuggle a credential into our error text, in
+        # any encoding: raw, URL-encoded, or as the Basic header's base64 of id:secret.
+        echoed = (secret, self._client_secret, basic_credential(self.client_id, self._client_secret))
+        error = redact(str(data.get("error") or f"http_{response.status_code}"), echoed)
+        description = redact(str(data.get("error_description") or ""), echoed)
         kind = InvalidGrant if error == "invalid_grant" else OAuthError
         return kind(error, description, status_code=response.status_code, intuit_tid=response.headers.get("intuit_tid"))
 

@@ -1,4 +1,10 @@
-"""QBO webhooks: the `intuit-signature` check over raw bytes, and legacy / CloudEvents bodies as change events."""
+"""QBO webhooks: the `intuit-signature` check over raw bytes, and legacy / CloudEvents bodies as change events.
+
+The parser is strict on purpose: every field the receiver stores must be text of a known shape, so
+an odd body (lists where objects belong, numbers where text belongs, deep nesting, 5,000-digit
+numbers, `NaN`, timestamps that overflow) is one `WebhookPayloadError`, never another exception.
+Error messages name the JSON path and what was expected, never the value (it may be hostile).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,6 +28,13 @@ _CLOUDEVENT_VERBS = {
     "voided": "Void",
     "emailed": "Emailed",
 }
+# ASCII-only shapes, so nothing stored can smuggle control characters or lone surrogates.
+_REALM_ID = re.compile(r"[0-9]{1,32}")
+_ENTITY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+_ENTITY_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_OPERATION = re.compile(r"[A-Za-z]{1,32}")
+_EVENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_CLOUDEVENT_TYPE = re.compile(r"qbo\.([A-Za-z][A-Za-z0-9]{0,63})\.([a-z]{1,32})\.v[0-9]{1,4}")
 
 
 class WebhookPayloadError(ValueError):
@@ -36,8 +50,13 @@ class ChangeEvent:
     entity_id: str
     operation: str  # Create, Update, Delete, Merge, Void, Emailed
     occurred_at: datetime | None
-    event_id: str  # CloudEvents `id`; for legacy events a key built from realm, entity, id, time
+    event_id: str  # CloudEvents `id`; for legacy events a key built from realm, entity, id, operation, time
     source_format: Literal["legacy", "cloudevents"]
+
+    @property
+    def dedup_key(self) -> str:
+        """Unique per change: the CloudEvents `id`, or realm + entity + id + operation + lastUpdated (UTC)."""
+        return f"{self.source_format}:{self.event_id}"
 
 
 def signature_for(body: bytes, verifier_token: str) -> str:
@@ -53,36 +72,46 @@ def verify_signature(body: bytes, signature: str | None, verifier_token: str) ->
     return hmac.compare_digest(signature.strip().encode(), signature_for(body, verifier_token).encode())
 
 
-def parse_timestamp(text: str | None) -> datetime | None:
-    """A webhook/QBO timestamp in UTC: offsets with or without a colon, `Z`, up to 9 fractional digits."""
-    if not text:
+def parse_timestamp(text: Any) -> datetime | None:
+    """A webhook/QBO timestamp in UTC: offsets with or without a colon, `Z`, up to 9 fractional digits.
+
+    None for anything else, including non-text and moments that do not fit a datetime in UTC."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 64:
         return None
     value = text.strip()
     if value[-1:] in ("Z", "z"):
         value = value[:-1] + "+00:00"
     if "." in value:
         head, _, rest = value.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         value = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise WebhookPayloadError(f"webhook body holds {name}, which is not JSON")
 
 
 def parse_payload(body: bytes | str) -> list[ChangeEvent]:
     """The change events in a webhook body, either format; raises WebhookPayloadError on anything else."""
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise WebhookPayloadError(f"webhook body is not JSON ({error})") from None
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise WebhookPayloadError("webhook body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, and ints past Python's digit limit
+        if isinstance(error, WebhookPayloadError):
+            raise
+        raise WebhookPayloadError(f"webhook body is not JSON ({type(error).__name__})") from None
     if isinstance(data, list):
-        return [_cloud_event(item) for item in data]
+        return [_cloud_event(item, f"[{index}]") for index, item in enumerate(data)]
     if isinstance(data, dict) and "eventNotifications" in data:
         return _legacy_events(data["eventNotifications"])
     if isinstance(data, dict) and "specversion" in data:
-        return [_cloud_event(data)]
+        return [_cloud_event(data, "")]
     raise WebhookPayloadError("webhook body is neither `eventNotifications` nor a CloudEvents array")
 
 
@@ -93,43 +122,81 @@ def _entity(name: str) -> str:
         return name
 
 
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WebhookPayloadError(f"{where} must be an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise WebhookPayloadError(f"{where} must be a list")
+    return value
+
+
+def _text(container: dict[str, Any], key: str, where: str, pattern: re.Pattern[str]) -> str:
+    value = container.get(key)
+    if not isinstance(value, str):
+        raise WebhookPayloadError(f"{where}.{key} must be text")
+    if not pattern.fullmatch(value):
+        raise WebhookPayloadError(f"{where}.{key} is not a valid {key}")
+    return value
+
+
+def _moment(container: dict[str, Any], key: str, where: str) -> datetime:
+    moment = parse_timestamp(container.get(key))
+    if moment is None:
+        raise WebhookPayloadError(f"{where}.{key} must be an ISO 8601 timestamp")
+    return moment
+
+
 def _legacy_events(notifications: Any) -> list[ChangeEvent]:
-    if not isinstance(notifications, list):
-        raise WebhookPayloadError("`eventNotifications` must be a list")
     events = []
-    for notification in notifications:
-        realm_id = str(notification.get("realmId", ""))
-        for change in notification.get("dataChangeEvent", {}).get("entities", []):
-            entity, entity_id = _entity(str(change.get("name", ""))), str(change.get("id", ""))
-            operation, last_updated = str(change.get("operation", "")), change.get("lastUpdated")
+    for index, notification in enumerate(_list(notifications, "eventNotifications")):
+        where = f"eventNotifications[{index}]"
+        notification = _object(notification, where)
+        realm_id = _text(notification, "realmId", where, _REALM_ID)
+        change_event = _object(notification.get("dataChangeEvent"), f"{where}.dataChangeEvent")
+        changes = _list(change_event.get("entities"), f"{where}.dataChangeEvent.entities")
+        for position, change in enumerate(changes):
+            at = f"{where}.dataChangeEvent.entities[{position}]"
+            change = _object(change, at)
+            entity = _entity(_text(change, "name", at, _ENTITY_NAME))
+            entity_id = _text(change, "id", at, _ENTITY_ID)
+            operation = _text(change, "operation", at, _OPERATION)
+            occurred_at = _moment(change, "lastUpdated", at)
+            # The time in the key is normalised, so one change printed with two offsets is one event.
+            key_time = occurred_at.isoformat(timespec="microseconds")
             events.append(
                 ChangeEvent(
                     realm_id=realm_id,
                     entity=entity,
                     entity_id=entity_id,
                     operation=operation,
-                    occurred_at=parse_timestamp(last_updated),
-                    event_id=f"{realm_id}:{entity}:{entity_id}:{operation}:{last_updated}",
+                    occurred_at=occurred_at,
+                    event_id=f"{realm_id}:{entity}:{entity_id}:{operation}:{key_time}",
                     source_format="legacy",
                 )
             )
     return events
 
 
-def _cloud_event(item: Any) -> ChangeEvent:
-    if not isinstance(item, dict):
-        raise WebhookPayloadError("each CloudEvents entry must be an object")
-    kind = str(item.get("type", ""))
-    parts = kind.split(".")
-    if len(parts) < 3 or parts[0] != "qbo":
-        raise WebhookPayloadError(f"CloudEvents type {kind!r} is not qbo.<entity>.<verb>.v1")
-    verb = parts[2].lower()
+def _cloud_event(item: Any, where: str) -> ChangeEvent:
+    item = _object(item, where or "the CloudEvent")
+    where = where or "event"
+    if item.get("specversion") != "1.0":
+        raise WebhookPayloadError(f'{where}.specversion must be "1.0"')
+    kind = item.get("type")
+    match = _CLOUDEVENT_TYPE.fullmatch(kind) if isinstance(kind, str) else None
+    if match is None:
+        raise WebhookPayloadError(f"{where}.type is not qbo.<entity>.<verb>.v1")
+    verb = match.group(2)
     return ChangeEvent(
-        realm_id=str(item.get("intuitaccountid", "")),
-        entity=_entity(parts[1]),
-        entity_id=str(item.get("intuitentityid", "")),
+        realm_id=_text(item, "intuitaccountid", where, _REALM_ID),
+        entity=_entity(match.group(1)),
+        entity_id=_text(item, "intuitentityid", where, _ENTITY_ID),
         operation=_CLOUDEVENT_VERBS.get(verb, verb.capitalize()),
-        occurred_at=parse_timestamp(item.get("time")),
-        event_id=str(item.get("id", "")),
+        occurred_at=_moment(item, "time", where),
+        event_id=_text(item, "id", where, _EVENT_ID),
         source_format="cloudevents",
     )

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import fabric
 import paramiko
+from cryptography.hazmat.primitives import hashes
 
 from qbo_sftp_assets.config import SftpEndpoint
 from qbo_sftp_assets.sftp.errors import (
@@ -40,9 +42,57 @@ HARDENED_DISABLED = {
     "ciphers": ["3des-cbc"],
     "macs": ["hmac-md5", "hmac-md5-96", "hmac-sha1-96"],
 }
+# The host-key and signature algorithm an old server may be limited to: RSA with SHA-1 signatures.
+# paramiko 5 removed it, 3.x/4.x still have it; `legacy_algorithms: true` puts it back either way.
+LEGACY_RSA = "ssh-rsa"
+# paramiko's transport logs a failed handshake as ERROR lines with a traceback; with no logging
+# configured Python prints them on stderr. We raise our own error with the reason instead, so the
+# transport logs to this channel, where they are kept at DEBUG.
+PARAMIKO_LOG_CHANNEL = "qbo_sftp_assets.sftp.paramiko"
 # A larger window lets a 100 MB transfer stream without waiting for window adjustments.
 WINDOW_SIZE = 8 * 1024 * 1024
 MAX_PACKET_SIZE = 32768
+
+
+class _LegacyRSAKey(paramiko.RSAKey):
+    """An RSA key that also signs and verifies `ssh-rsa` (SHA-1) signatures; only ever built for a
+    partner with `legacy_algorithms: true`."""
+
+    HASHES: ClassVar[dict[str, type[hashes.HashAlgorithm]]] = {
+        **paramiko.RSAKey.HASHES,
+        LEGACY_RSA: hashes.SHA1,
+        "ssh-rsa-cert-v01@openssh.com": hashes.SHA1,
+    }
+
+
+class _LegacyTransport(paramiko.Transport):
+    """A transport that also offers `ssh-rsa` (SHA-1) as host-key and public-key signature
+    algorithm, last, so a server that offers anything better still gets it."""
+
+    _preferred_keys = tuple(dict.fromkeys((*paramiko.Transport._preferred_keys, LEGACY_RSA)))
+    _preferred_pubkeys = tuple(dict.fromkeys((*paramiko.Transport._preferred_pubkeys, LEGACY_RSA)))
+    _key_info: ClassVar[dict[str, type[paramiko.PKey]]] = {**paramiko.Transport._key_info, LEGACY_RSA: _LegacyRSAKey}
+
+    @property
+    def preferred_pubkeys(self) -> tuple[str, ...]:
+        algorithms = tuple(super().preferred_pubkeys)
+        if self.server_extensions.get("server-sig-algs") or LEGACY_RSA not in algorithms:
+            return algorithms
+        # A server that does not say which signatures it takes is an old one: sign with SHA-1, the
+        # one every old server knows (paramiko would pick rsa-sha2-512 and be refused).
+        return (LEGACY_RSA, *(name for name in algorithms if name != LEGACY_RSA))
+
+
+class _QuietHandshakeFailures(logging.Filter):
+    """Keep paramiko's own error lines (and tracebacks) at DEBUG: the caller gets an SftpError."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+logging.getLogger(PARAMIKO_LOG_CHANNEL).addFilter(_QuietHandshakeFailures())
 
 
 def _where(endpoint: SftpEndpoint, partner: str) -> str:
@@ -177,7 +227,16 @@ def open_session(endpoint: SftpEndpoint, *, partner: str = "", environ: Mapping[
     policy = PinnedHostKeyPolicy(pins, host=endpoint.host, port=endpoint.port, partner=partner)
     connect_kwargs = _auth_kwargs(endpoint, partner, environ)
     connection = _build_connection(endpoint, partner, pins, policy, connect_kwargs)
-    _open(connection, endpoint, partner)
+    try:
+        _open(connection, endpoint, partner)
+    except SftpAuthError:
+        if not isinstance(connect_kwargs.get("pkey"), _LegacyRSAKey):
+            raise
+        # Some servers list rsa-sha2-* in server-sig-algs yet accept only ssh-rsa signatures
+        # (OpenSSH with PubkeyAcceptedAlgorithms ssh-rsa does): offer the key once more, SHA-1 only.
+        log.warning("%s: RSA key refused with rsa-sha2; retrying with ssh-rsa (SHA-1)", _where(endpoint, partner))
+        connection = _build_connection(endpoint, partner, pins, policy, connect_kwargs, sha1_signatures_only=True)
+        _open(connection, endpoint, partner)
     try:
         transport = connection.transport
         if endpoint.timeouts.keepalive:
@@ -233,22 +292,29 @@ def _build_connection(
     pins: HostKeyPins,
     policy: paramiko.MissingHostKeyPolicy,
     connect_kwargs: dict[str, object],
+    *,
+    sha1_signatures_only: bool = False,
 ) -> fabric.Connection:
     timeouts = endpoint.timeouts
-    disabled = {} if endpoint.legacy_algorithms else HARDENED_DISABLED
+    disabled: dict[str, list[str]] = {} if endpoint.legacy_algorithms else HARDENED_DISABLED
+    if sha1_signatures_only:
+        disabled = {"pubkeys": ["rsa-sha2-512", "rsa-sha2-256"]}
     if endpoint.legacy_algorithms:
         log.warning(
             "%s: legacy SSH algorithms enabled by configuration (legacy_algorithms: true)",
             _where(endpoint, partner),
         )
 
+    transport_class = _LegacyTransport if endpoint.legacy_algorithms else paramiko.Transport
+
     def transport_factory(sock: socket.socket, disabled_algorithms: object = None) -> paramiko.Transport:
-        transport = paramiko.Transport(
+        transport = transport_class(
             sock,
             default_window_size=WINDOW_SIZE,
             default_max_packet_size=MAX_PACKET_SIZE,
             disabled_algorithms=disabled_algorithms,
         )
+        transport.set_log_channel(PARAMIKO_LOG_CHANNEL)
         options = transport.get_security_options()
         options.key_types = pins.preferred_key_types(endpoint.host, endpoint.port, options.key_types)
         return transport
@@ -298,7 +364,7 @@ def _auth_kwargs(endpoint: SftpEndpoint, partner: str, environ: Mapping[str, str
             )
     key_path = Path(auth.key_file or "").expanduser()
     try:
-        key = paramiko.PKey.from_path(key_path, passphrase.encode() if passphrase else None)
+        key: paramiko.PKey = paramiko.PKey.from_path(key_path, passphrase.encode() if passphrase else None)
     except FileNotFoundError:
         raise SftpAuthError(f"{where}: the key file {key_path} does not exist; fix sftp.auth.key_file") from None
     except PermissionError:
@@ -315,6 +381,8 @@ def _auth_kwargs(endpoint: SftpEndpoint, partner: str, environ: Mapping[str, str
             else "it is not a private key paramiko reads (Ed25519, ECDSA or RSA, OpenSSH or PEM format)"
         )
         raise SftpAuthError(f"{where}: cannot load the key file {key_path}: {hint}") from error
+    if endpoint.legacy_algorithms and isinstance(key, paramiko.RSAKey) and key.public_blob is None:
+        key = _LegacyRSAKey(key=key.key)  # so it can sign with ssh-rsa (SHA-1) if that is all the server takes
     return {"pkey": key}
 
 
@@ -352,14 +420,30 @@ def _open(connection: fabric.Connection, endpoint: SftpEndpoint, partner: str) -
             raise SftpTimeoutError(
                 f"{where}: no SSH banner within {timeouts.banner:g} s ({text}). Is this port an SSH server?"
             ) from None
-        hint = ""
-        if "Incompatible" in text or "no acceptable" in text.lower():
-            hint = (
-                " The server offers only algorithms we do not accept; ask the partner to upgrade, or set "
-                "legacy_algorithms: true for this partner if you accept the risk."
-            )
-        raise SftpConnectError(f"{where}: SSH handshake failed: {text}.{hint}") from None
+        raise SftpConnectError(
+            f"{where}: SSH handshake failed: {text}.{_algorithm_hint(text, endpoint, partner)}"
+        ) from None
     except (OSError, EOFError) as error:
         connection.close()
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or "closed"
         raise SftpConnectError(f"{where}: cannot connect: {reason}. Check sftp.host and sftp.port.") from None
+
+
+def _algorithm_hint(text: str, endpoint: SftpEndpoint, partner: str) -> str:
+    """What to do when the handshake found no algorithm both sides accept."""
+    lowered = text.lower()
+    if "incompatible" not in lowered and "no acceptable" not in lowered and "unable to agree" not in lowered:
+        return ""
+    setting = f"partners.{partner}.sftp.legacy_algorithms" if partner else "sftp.legacy_algorithms"
+    if not endpoint.legacy_algorithms:
+        return (
+            " The server offers only algorithms we do not accept by default, most likely an ssh-rsa host key "
+            f"with SHA-1 signatures. Ask the partner to upgrade (rsa-sha2-256/512, ECDSA or Ed25519), or set "
+            f"{setting}: true if you accept the risk (it enables ssh-rsa/SHA-1 host keys and signatures)."
+        )
+    return (
+        f" {setting} is already true (ssh-rsa/SHA-1 host keys and signatures are enabled), so the server "
+        f"needs something this paramiko {paramiko.__version__} does not have at all (SHA-1 key exchange, "
+        "ssh-dss, old ciphers). Ask the partner to enable curve25519-sha256, ecdh-sha2-nistp256 or "
+        "diffie-hellman-group14-sha256 key exchange."
+    )

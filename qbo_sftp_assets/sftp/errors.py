@@ -53,3 +53,20 @@ class TransferIncompleteError(RemoteFileError):
 
 class SftpConnectionLostError(SftpConnectError):
     """The connection dropped in the middle of an operation; reconnect and retry (transfers are idempotent)."""
+
+
+class NotRegularFileError(RemoteFileError):
+    """A path that must be a regular file is a symlink, folder or device; it was not read."""
+
+
+class FileChangedSinceDownloadError(RemoteFileError):
+    """The remote file is no longer the bytes that were downloaded, hashed and acknowledged.
+
+    `moved_to` is where the file was put instead of its target (error/...), `reason` what differs.
+    """
+
+    def __init__(self, message: str, *, name: str, reason: str, moved_to: str | None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.reason = reason
+        self.moved_to = moved_to

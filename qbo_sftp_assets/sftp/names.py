@@ -23,6 +23,31 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` is not one safe file name, or None when it is."""
+    return _name_problem(name)
+
+
+def display_name(name: str | bytes) -> str:
+    """`name` as one printable line: control, bidi and line-separator characters as \\xNN / \\uNNNN,
+    bytes that are not UTF-8 as \\xNN, and a backslash doubled, so no name can pass for another
+    line of output or for another name."""
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", errors="surrogateescape")
+    out = []
+    for char in name:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def _name_problem(name: str) -> str | None:
     if not isinstance(name, str) or not name:
         return "it is empty"

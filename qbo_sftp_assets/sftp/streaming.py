@@ -12,6 +12,8 @@ shape from paramiko 1.x to 5.x; it is confined to this module.
 from __future__ import annotations
 
 import contextlib
+import errno
+import stat as stat_mode
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,8 +27,12 @@ from paramiko.sftp import (
     CMD_EXTENDED,
     CMD_FSTAT,
     CMD_HANDLE,
+    CMD_LSTAT,
+    CMD_NAME,
     CMD_OPEN,
+    CMD_OPENDIR,
     CMD_READ,
+    CMD_READDIR,
     CMD_RENAME,
     CMD_STAT,
     CMD_STATUS,
@@ -110,17 +116,21 @@ class _Flight:
             self.sftp.sock.sendall(data)
 
     def reply(self, number: int) -> tuple[int, paramiko.Message]:
-        """Wait for the reply to request `number` (sending whatever is queued first)."""
-        self.send()
-        while number not in self.replies:
-            self.sftp._read_response()
+        """The reply to request `number`; before waiting for one, whatever is queued is sent."""
+        if number not in self.replies:
+            self.send()
+            while number not in self.replies:
+                self.sftp._read_response()
         return self.replies.pop(number)
 
-    def close_quietly(self, handle: bytes) -> None:
-        """Close a handle without waiting; on a dead connection the original error is the one to see."""
+    def close_quietly(self, handle: bytes | None, *, send: bool = True) -> None:
+        """Close a handle without waiting (None: only send what is queued); `send=False` leaves the
+        close queued for the next write. On a dead connection the original error is the one to see."""
         with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-            self.queue(CMD_CLOSE, handle)
-            self.send()
+            if handle is not None:
+                self.queue(CMD_CLOSE, handle)
+            if send:
+                self.send()
 
 
 def _path(sftp: paramiko.SFTPClient, path: str) -> bytes | str:
@@ -271,68 +281,250 @@ def rename_remote_files(
     return outcomes
 
 
-def read_remote_file(
-    sftp: paramiko.SFTPClient,
-    path: str,
-    size_hint: int,
-    sink: Callable[[bytes], object],
-    window: int = WINDOW,
-) -> int:
-    """Stream the remote file at `path` into `sink` in order; return the number of bytes read.
+class NotRegularFile(OSError):
+    """The path is a symlink, a folder or a device, not a regular file: it is not read."""
 
-    `size_hint` (from a listing or fstat) shapes the requests; the file is read until the server
-    says EOF whatever its real size, so the caller compares the returned count with what it expected.
-    Raises OSError for a server error, EOFError / SSHException when the connection drops.
+    def __init__(self, mode: int) -> None:
+        kind = describe_mode(mode)
+        super().__init__(errno.EINVAL, f"it is {kind}, not a regular file; it was not read")
+        self.kind = kind
+
+
+def describe_mode(mode: int | None) -> str:
+    """'a symbolic link', 'a folder', ... for an `st_mode`."""
+    if mode is None:
+        return "of unknown type"
+    for test, kind in (
+        (stat_mode.S_ISREG, "a regular file"),
+        (stat_mode.S_ISLNK, "a symbolic link"),
+        (stat_mode.S_ISDIR, "a folder"),
+        (stat_mode.S_ISFIFO, "a named pipe"),
+        (stat_mode.S_ISSOCK, "a socket"),
+        (stat_mode.S_ISCHR, "a character device"),
+        (stat_mode.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "of unknown type"
+
+
+def list_remote_folder(sftp: paramiko.SFTPClient, path: str) -> list[tuple[bytes, paramiko.SFTPAttributes]]:
+    """Every entry of the folder as (raw name, attributes), without '.' and '..', in server order.
+
+    Names stay bytes: paramiko's `listdir_attr` decodes them as UTF-8 and fails the whole listing
+    on one name that is not, so one stray file would hide every other.
     """
-    flight = _Flight(sftp)
-    handle = _handle(
-        sftp, *flight.reply(flight.queue(CMD_OPEN, _path(sftp, path), SFTP_FLAG_READ, NO_ATTRIBUTES)), path
-    )
-    in_flight: dict[int, tuple[int, int]] = {}  # offset -> (request number, length)
-    next_offset = 0
-    position = 0
-    eof = False
-    longer_than_hinted = False
-
-    def request(offset: int, length: int) -> None:
-        in_flight[offset] = (flight.queue(CMD_READ, handle, Offset(offset), length), length)
-
+    kind, message = sftp._request(CMD_OPENDIR, _path(sftp, path))
+    handle = _handle(sftp, kind, message, path)
+    entries: list[tuple[bytes, paramiko.SFTPAttributes]] = []
     try:
         while True:
-            # Plan requests up to the hinted size; the last one asks for one byte more, so a reply
-            # that stops exactly at the hint is the end of the file without another round trip.
-            while not eof and len(in_flight) < window and (next_offset <= size_hint or longer_than_hinted):
-                remaining = size_hint - next_offset
-                length = remaining + 1 if 0 < remaining <= REQUEST_SIZE else REQUEST_SIZE
-                request(next_offset, length)
-                next_offset += length
-            if position not in in_flight:
-                break
-            number, length = in_flight.pop(position)
-            kind, message = flight.reply(number)
-            if kind == CMD_DATA:
-                data = message.get_string()
-                if not data:
-                    eof = True
-                    continue
-                sink(data)
-                position += len(data)
-                longer_than_hinted = longer_than_hinted or position > size_hint
-                if len(data) < length:
-                    if position == size_hint and not longer_than_hinted:
-                        eof = True
-                    elif position not in in_flight:
-                        # A short read that is not the end: ask for the rest before anything later.
-                        request(position, length - len(data))
-                continue
-            if kind == CMD_STATUS:
-                try:
-                    sftp._convert_status(message)
-                except EOFError:
-                    eof = True
-                    continue
-            raise paramiko.SFTPError(f"unexpected SFTP reply {kind} reading {path!r}")
+            try:
+                kind, message = sftp._request(CMD_READDIR, handle)
+            except EOFError:
+                break  # SSH_FX_EOF: the end of the folder (a dropped connection raises SSHException)
+            if kind != CMD_NAME:
+                raise paramiko.SFTPError(f"unexpected SFTP reply {kind} listing {path!r}")
+            for _entry in range(message.get_int()):
+                name = message.get_binary()
+                message.get_binary()  # the `ls -l` style long name
+                attributes = paramiko.SFTPAttributes._from_msg(message)
+                if name not in (b".", b".."):
+                    entries.append((name, attributes))
     finally:
-        # Close without waiting: replies still in flight (and the close's own) land in `flight`.
-        flight.close_quietly(handle)
-    return position
+        _Flight(sftp).close_quietly(handle)
+    return entries
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """One file to read into `sink`, never past `limit` bytes (the size the listing gave); with
+    `limit` None the size from the `lstat` sent with its open is the limit."""
+
+    path: str
+    sink: Callable[[bytes], object]
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What one job read: `size` bytes went to the sink, out of `expected` (the limit).
+
+    `error` is the server's refusal (a missing file, no permission) or NotRegularFile, with nothing
+    read; `longer` says the server offered more than `expected` bytes, and reading stopped at
+    `expected`. `attributes` is the `lstat` taken with the open (size and mtime before the read).
+    """
+
+    size: int
+    expected: int
+    error: OSError | None = None
+    longer: bool = False
+    attributes: paramiko.SFTPAttributes | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.longer and self.size == self.expected
+
+
+class _FileRead:
+    """The reading state of one job: its handle, the requests in flight keyed by offset, where it is."""
+
+    def __init__(self, job: ReadJob, open_number: int, stat_number: int) -> None:
+        self.job = job
+        self.open_number = open_number
+        self.stat_number = stat_number
+        self.attributes: paramiko.SFTPAttributes | None = None
+        self.handle: bytes | None = None
+        self.limit = job.limit if job.limit is not None else 0
+        self.in_flight: dict[int, tuple[int, int]] = {}  # offset -> (request number, length)
+        self.next_offset = 0
+        self.position = 0
+        self.finished = False
+        self.error: OSError | None = None
+        self.longer = False
+
+    def wants_more(self) -> bool:
+        # Requests cover the limit plus one byte: a reply that stops at the limit is the end of the
+        # file without another round trip, and one byte past it proves the file is longer.
+        return not self.finished and self.handle is not None and self.next_offset <= self.limit
+
+    def result(self) -> ReadResult:
+        return ReadResult(self.position, self.limit, self.error, self.longer, self.attributes)
+
+
+def read_remote_files(sftp: paramiko.SFTPClient, jobs: Sequence[ReadJob], window: int = WINDOW) -> list[ReadResult]:
+    """Read every job's file with up to `window` requests in flight across files, in two round trips
+    for small files: the opens (and stats) of all jobs travel together, then the reads of all.
+
+    Each file is read in order into its sink and never past its limit. Each open goes with an
+    `lstat` of the path, queued before it: a path that is a symlink or not a regular file is never
+    read (its result has a NotRegularFile error). A file the server refuses is a result with its
+    `error`; the others go on. A dropped connection raises (EOFError /
+    SSHException, or OSError from the socket); handles are sent their close either way.
+    """
+    flight = _Flight(sftp)
+    files = []
+    for job in jobs:
+        stat_number = flight.queue(CMD_LSTAT, _path(sftp, job.path))
+        open_number = flight.queue(CMD_OPEN, _path(sftp, job.path), SFTP_FLAG_READ, NO_ATTRIBUTES)
+        files.append(_FileRead(job, open_number, stat_number))
+    in_flight = 0
+    done: list[bytes] = []  # handles of files read to their end, to close
+
+    def take_open(state: _FileRead) -> None:
+        try:
+            attributes = _attributes(sftp, *flight.reply(state.stat_number), f"lstat of {state.job.path!r}")
+        except OSError as error:
+            attributes = None
+            state.error = error
+        if attributes is not None:
+            state.attributes = attributes
+            if state.job.limit is None:
+                state.limit = attributes.st_size or 0
+            if attributes.st_mode is not None and not stat_mode.S_ISREG(attributes.st_mode):
+                state.error = NotRegularFile(attributes.st_mode)
+        try:
+            handle = _handle(sftp, *flight.reply(state.open_number), state.job.path)
+        except OSError as error:
+            state.error, state.finished = state.error or error, True
+            return
+        if state.error is not None:
+            state.finished = True
+            done.append(handle)  # opened before the lstat's answer came: closed unread
+        else:
+            state.handle = handle
+
+    def request(state: _FileRead, offset: int, length: int) -> None:
+        nonlocal in_flight
+        assert state.handle is not None
+        state.in_flight[offset] = (flight.queue(CMD_READ, state.handle, Offset(offset), length), length)
+        in_flight += 1
+
+    def plan(state: _FileRead, *, beyond_window: bool = False) -> None:
+        while state.wants_more() and (in_flight < window or beyond_window):
+            remaining = state.limit - state.next_offset
+            length = remaining + 1 if remaining < REQUEST_SIZE else REQUEST_SIZE
+            request(state, state.next_offset, length)
+            state.next_offset += length
+            beyond_window = False
+
+    def finish(state: _FileRead) -> None:
+        nonlocal in_flight
+        state.finished = True
+        # Replies to reads still in flight (after EOF, an error, or the limit) land in `flight`, unread.
+        in_flight -= len(state.in_flight)
+        state.in_flight.clear()
+        if state.handle is not None:
+            # Closed together after the last read, in one write; their replies are not waited for.
+            done.append(state.handle)
+            state.handle = None
+
+    try:
+        # The open replies come back in one burst: take them all, so every read leaves in one write.
+        for state in files:
+            take_open(state)
+        for index, current in enumerate(files):
+            while not current.finished:
+                # The file being read may always ask for its next bytes, so it never waits on a full window.
+                plan(current, beyond_window=not current.in_flight)
+                for later in files[index + 1 :]:
+                    if in_flight >= window:
+                        break
+                    plan(later)
+                if current.position not in current.in_flight:
+                    finish(current)  # every byte up to the limit (+1) was asked for and answered
+                    break
+                number, length = current.in_flight.pop(current.position)
+                in_flight -= 1
+                _take_read(sftp, current, *flight.reply(number), length, request, finish)
+    finally:
+        done.extend(state.handle for state in files if state.handle is not None)
+        for handle in done:
+            flight.close_quietly(handle, send=False)
+        flight.close_quietly(None)
+    return [state.result() for state in files]
+
+
+def _take_read(
+    sftp: paramiko.SFTPClient,
+    state: _FileRead,
+    kind: int,
+    message: paramiko.Message,
+    length: int,
+    request: Callable[[_FileRead, int, int], None],
+    finish: Callable[[_FileRead], None],
+) -> None:
+    """One READ reply for the file being read: hand its data on, ask again after a short read, stop
+    at EOF, past the limit, or when the server refuses."""
+    if kind == CMD_DATA:
+        data = message.get_string()
+        if not data:
+            finish(state)
+            return
+        room = state.limit - state.position
+        if len(data) > min(room, length):
+            # More than the listing said (or than was asked): keep what fits, read no further.
+            state.longer = True
+            data = data[: max(room, 0)]
+        if data:
+            state.job.sink(data)
+            state.position += len(data)
+        if state.longer or len(data) == 0:
+            finish(state)
+        elif len(data) < length and state.position not in state.in_flight:
+            if state.position == state.limit:
+                finish(state)  # asked for the limit plus one, got exactly the limit: the end
+            else:
+                request(state, state.position, length - len(data))  # a short read that is not the end
+        return
+    if kind == CMD_STATUS:
+        try:
+            sftp._convert_status(message)
+        except EOFError:
+            finish(state)
+            return
+        except OSError as error:
+            state.error = error
+            finish(state)
+            return
+    raise paramiko.SFTPError(f"unexpected SFTP reply {kind} reading {state.job.path!r}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
+import logging
 import os
 import posixpath
 import stat
@@ -20,13 +22,32 @@ import paramiko
 
 from qbo_sftp_assets.config import Folders, Partner, Readiness
 from qbo_sftp_assets.sftp.connection import SftpSession, open_session
-from qbo_sftp_assets.sftp.errors import RemoteFileError, SftpError, TransferIncompleteError
-from qbo_sftp_assets.sftp.names import check_remote_name, join_folder, numbered_name, remote_path
+from qbo_sftp_assets.sftp.errors import (
+    FileChangedSinceDownloadError,
+    NotRegularFileError,
+    RemoteFileError,
+    SftpError,
+    TransferIncompleteError,
+    UnsafeRemoteNameError,
+)
+from qbo_sftp_assets.sftp.names import (
+    check_remote_name,
+    display_name,
+    join_folder,
+    name_problem,
+    numbered_name,
+    remote_path,
+)
 from qbo_sftp_assets.sftp.streaming import (
     REQUEST_SIZE,
+    NotRegularFile,
+    ReadJob,
+    ReadResult,
     WriteJob,
     WriteResult,
-    read_remote_file,
+    describe_mode,
+    list_remote_folder,
+    read_remote_files,
     rename_remote_files,
     write_remote_files,
 )
@@ -42,7 +63,13 @@ MAX_NUMBERED_NAMES = 1000
 UPLOAD_BATCH = 32
 # A batch shares one operation deadline, so large files (and streams of unknown size) go alone.
 UPLOAD_BATCH_BYTES = 4 * 1024 * 1024
+# Files whose requests `download_many` keeps in flight together, and the bytes a batch may list.
+DOWNLOAD_BATCH = 32
+DOWNLOAD_BATCH_BYTES = 4 * 1024 * 1024
+# `move(..., expect=)` reads a file this small again to compare its SHA-256 with the one acknowledged.
+REHASH_LIMIT = 16 * 1024 * 1024
 Progress = Callable[[int, int], None]
+log = logging.getLogger("qbo_sftp_assets.sftp")
 
 
 @dataclass(frozen=True)
@@ -61,21 +88,96 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
+class SkippedName:
+    """A folder entry left out of a listing: `display` is its name escaped for printing (never raw
+    control characters; bytes that are not UTF-8 as \\xNN), `raw` the name as the server sent it."""
+
+    display: str
+    raw: bytes
+    reason: str
+    size: int
+    mtime: int
+
+
+class Listing(list[RemoteFile]):
+    """The entries of a folder that can be handled, plus `skipped`: names that cannot (not UTF-8,
+    control characters, path separators), each with the reason. A plain list for older callers."""
+
+    skipped: tuple[SkippedName, ...]
+
+    def __init__(self, entries: Iterable[RemoteFile] = (), skipped: Iterable[SkippedName] = ()) -> None:
+        super().__init__(entries)
+        self.skipped = tuple(skipped)
+
+
+@dataclass(frozen=True)
+class RemoteStat:
+    """What a remote file was when it was downloaded: pass it to `archive`/`move` as `expect`.
+
+    `mtime` None skips the time check; `sha256` None skips the re-hash.
+    """
+
+    size: int
+    mtime: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class ClaimResult:
-    """The outcome of a claim: `claimed` with the path in processing/, or not, with the reason."""
+    """The outcome of a claim: `claimed` with the path in processing/, or not, with the reason.
+
+    `refused` means the claim moved something that is not a regular file (a symlink swapped in after
+    the listing): it was never read and now sits at `moved_to` (error/), or stays in processing/ when
+    `moved_to` is None.
+    """
 
     name: str
     claimed: bool
     path: str | None = None
     reason: str = ""
+    refused: bool = False
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
 class Downloaded:
+    """A landed file; `mtime` is the remote file's mtime when its download began (None if unknown)."""
+
     remote_path: str
     local_path: Path
     size: int
     sha256: str
+    mtime: int | None = None
+
+    @property
+    def expect(self) -> RemoteStat:
+        """What `archive(..., expect=...)` should find: these bytes, unchanged."""
+        return RemoteStat(self.size, self.mtime, self.sha256)
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """One file of `download_many`: where it landed, its size and SHA-256; or why it did not.
+
+    With `error` set nothing is left under `local_path` (the partial copy is removed) and the other
+    files of the call are unaffected.
+    """
+
+    name: str
+    remote_path: str
+    local_path: Path
+    size: int
+    sha256: str
+    error: SftpError | None = None
+    mtime: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def expect(self) -> RemoteStat:
+        return RemoteStat(self.size, self.mtime, self.sha256)
 
 
 @dataclass(frozen=True)
@@ -182,6 +284,42 @@ class _HashingWriter:
             self.progress(self.size, self.expected)
 
 
+class _DownloadSink:
+    """One file of `download_many` on local disk: written to `.name.part` while hashing, renamed to
+    `name` by `keep`, removed by `discard`. A local write error is kept, not raised, so the other
+    files' replies are still read; the rest of this file's data is dropped."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.partial = final.with_name(f".{final.name}.part")
+        self.stream: BinaryIO | None = self.partial.open("wb")
+        self.writer = _HashingWriter(self.stream)
+        self.local_error: OSError | None = None
+        self.kept = False
+
+    def write(self, data: bytes) -> None:
+        if self.local_error is None:
+            try:
+                self.writer.write(data)
+            except OSError as error:
+                self.local_error = error
+
+    def keep(self) -> None:
+        assert self.stream is not None
+        self.stream.close()
+        self.stream = None
+        os.replace(self.partial, self.final)
+        self.kept = True
+
+    def discard(self) -> None:
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.close()
+            self.stream = None
+        if not self.kept:
+            self.partial.unlink(missing_ok=True)
+
+
 class _HashingReader:
     """Yields an upload's source in request-sized chunks while hashing and counting them."""
 
@@ -235,32 +373,50 @@ class PartnerFiles:
 
     # -- listing
 
-    def list(self, kind: str = "inbound") -> list[RemoteFile]:
-        """Every entry of the folder with its attributes, sorted by name."""
+    def list(self, kind: str = "inbound") -> Listing:
+        """Every entry of the folder with its attributes, sorted by name; names that are not valid
+        UTF-8 or not one safe file name are left out and reported in `.skipped` (and logged)."""
         path = self.folder(kind)
         with self.session.operation(f"listing {path}") as sftp:
             try:
-                entries = sftp.listdir_attr(path)
+                entries = list_remote_folder(sftp, path)
             except OSError as error:
                 raise self._error("listing", path, error) from None
-        files = [
-            RemoteFile(
-                name=a.filename,
-                path=remote_path(path, a.filename) if _safe(a.filename) else f"{path}/{a.filename}",
-                size=a.st_size or 0,
-                mtime=int(a.st_mtime or 0),
-                is_file=stat.S_ISREG(a.st_mode or 0) and _safe(a.filename),
-            )
-            for a in entries
-        ]
-        return sorted(files, key=lambda f: f.name)
+        files: list[RemoteFile] = []
+        skipped: list[SkippedName] = []
+        for raw, attributes in entries:
+            size, mtime = attributes.st_size or 0, int(attributes.st_mtime or 0)
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                skipped.append(SkippedName(display_name(raw), raw, "the name is not valid UTF-8", size, mtime))
+                continue
+            problem = name_problem(name)
+            if problem:
+                skipped.append(SkippedName(display_name(raw), raw, problem, size, mtime))
+                continue
+            files.append(RemoteFile(name, remote_path(path, name), size, mtime, stat.S_ISREG(attributes.st_mode or 0)))
+        for entry in skipped:
+            log.warning("%s: skipping %s in %s: %s", self.session.where, entry.display, path, entry.reason)
+        return Listing(sorted(files, key=lambda f: f.name), sorted(skipped, key=lambda e: e.raw))
 
-    def ready(self, tracker: ReadinessTracker | None = None, now: float | None = None) -> list[RemoteFile]:
-        """The inbound files ready to claim; pass the tracker that holds the previous listing."""
+    def ready(self, tracker: ReadinessTracker | None = None, now: float | None = None) -> Listing:
+        """The inbound files ready to claim; pass the tracker that holds the previous listing.
+        `.skipped` names the inbound entries that can never be claimed (see `list`)."""
         listing = self.list("inbound")
         if tracker is None:
-            return ready_files(listing, self.readiness, None, now)
-        return tracker.ready(listing, now)
+            return Listing(ready_files(listing, self.readiness, None, now), listing.skipped)
+        return Listing(tracker.ready(listing, now), listing.skipped)
+
+    def lstat(self, path: str) -> paramiko.SFTPAttributes | None:
+        """The attributes of `path` itself (a symlink is not followed); None when it is missing."""
+        with self.session.operation(f"lstat {path}") as sftp:
+            try:
+                return sftp.lstat(path)
+            except OSError as error:
+                if _missing(error):
+                    return None
+                raise self._error("lstat", path, error) from None
 
     def exists(self, path: str) -> paramiko.SFTPAttributes | None:
         with self.session.operation(f"stat {path}") as sftp:
@@ -361,7 +517,28 @@ class PartnerFiles:
                 raise self._error(f"claiming into {target!r}:", source, error) from None
             if self.readiness.policy == "done_file":
                 self._remove_quietly(source + self.readiness.done_suffix)
+            # The listing said "regular file", but the name may have been swapped for a symlink
+            # since: what the rename moved is what gets read, so look at it without following links.
+            attributes = self.lstat(target)
+            mode = attributes.st_mode if attributes is not None else None
+            if attributes is None or (mode is not None and not stat.S_ISREG(mode)):
+                return self._refuse_claimed(name, target_name, "missing" if attributes is None else describe_mode(mode))
         return ClaimResult(name, True, path=target)
+
+    def _refuse_claimed(self, name: str, claimed_name: str, kind: str) -> ClaimResult:
+        """A claim that moved a symlink (or another non-file) into processing/: put it in error/
+        unread; if even that fails, leave it in processing/ and say so."""
+        where = remote_path(self.folder("processing"), claimed_name)
+        if kind == "missing":
+            return ClaimResult(name, False, reason=f"{where!r} vanished right after the claim; nothing was read")
+        reason = f"{name!r} is {kind}, not a regular file; it was not read"
+        try:
+            moved_to = self.move(claimed_name, "processing", "error")
+        except SftpError as error:
+            log.error("%s: %s, and moving it to error/ failed: %s", self.session.where, reason, error)
+            return ClaimResult(name, False, reason=f"{reason}; left in {where!r} ({error})", refused=True)
+        log.error("%s: %s; moved to %s", self.session.where, reason, moved_to)
+        return ClaimResult(name, False, reason=f"{reason}; moved to {moved_to!r}", refused=True, moved_to=moved_to)
 
     def _remove_quietly(self, path: str) -> None:
         try:
@@ -370,8 +547,78 @@ class PartnerFiles:
             if not _missing(error):
                 raise self._error("removing", path, error) from None
 
-    def move(self, name: str, source_kind: str, target_kind: str) -> str:
-        """Move `source_kind/name` into `target_kind/`, never overwriting: a clash takes `name-N`."""
+    def move(
+        self,
+        name: str,
+        source_kind: str,
+        target_kind: str,
+        *,
+        expect: RemoteStat | None = None,
+        rehash_limit: int = REHASH_LIMIT,
+    ) -> str:
+        """Move `source_kind/name` into `target_kind/`, never overwriting: a clash takes `name-N`.
+
+        With `expect` (what was downloaded: `Downloaded.expect`) the file must still be those bytes:
+        its size and mtime are checked before the move, and after it its size and mtime again and,
+        up to `rehash_limit` bytes, its SHA-256. A file that changed goes to error/ instead (or is
+        moved on from the target to error/) and FileChangedSinceDownloadError says why and where it
+        is. A move into error/ itself is never refused.
+        """
+        if expect is None or target_kind.partition("/")[0] == "error":
+            return self._move(name, source_kind, target_kind)
+        source = remote_path(self.folder(source_kind), name)
+        problem = self._changed(source, expect, rehash_limit=0)
+        if problem:
+            self._changed_since_download(name, source_kind, source, problem)
+        target = self._move(name, source_kind, target_kind)
+        problem = self._changed(target, expect, rehash_limit=rehash_limit)
+        if problem:
+            self._changed_since_download(posixpath.basename(target), target_kind, target, problem)
+        return target
+
+    def _changed(self, path: str, expect: RemoteStat, *, rehash_limit: int) -> str:
+        """Why `path` is no longer the file `expect` describes; '' when it still is."""
+        attributes = self.lstat(path)
+        if attributes is None:
+            return "it is gone"
+        mode = attributes.st_mode
+        if mode is not None and not stat.S_ISREG(mode):
+            return f"it is now {describe_mode(mode)}"
+        size = attributes.st_size or 0
+        if size != expect.size:
+            return f"it holds {size} bytes where {expect.size} were downloaded and acknowledged"
+        mtime = int(attributes.st_mtime or 0)
+        if expect.mtime is not None and mtime != expect.mtime:
+            return f"it was modified at {_utc(mtime)}, after the download (file then modified at {_utc(expect.mtime)})"
+        if expect.sha256 and size <= rehash_limit:
+            found = self._sha256_of(path, size)
+            if found != expect.sha256:
+                return f"its SHA-256 is {found[:12] or 'unreadable'}..., not the {expect.sha256[:12]}... acknowledged"
+        return ""
+
+    def _changed_since_download(self, name: str, kind: str, path: str, problem: str) -> None:
+        """Put a changed file in error/ and raise FileChangedSinceDownloadError."""
+        try:
+            moved_to: str | None = self._move(name, kind, "error")
+        except SftpError as error:
+            log.error(
+                "%s: %r changed after download (%s); moving it to error/ failed: %s",
+                self.session.where,
+                path,
+                problem,
+                error,
+            )
+            moved_to = None
+        where = f"moved to {moved_to!r}" if moved_to else f"left at {path!r}"
+        raise FileChangedSinceDownloadError(
+            f"{self.session.where}: {path!r} is not the file that was downloaded: {problem}. It was {where}, "
+            "not archived; ask the partner to send it again once it is complete.",
+            name=name,
+            reason=problem,
+            moved_to=moved_to,
+        )
+
+    def _move(self, name: str, source_kind: str, target_kind: str) -> str:
         check_remote_name(name)
         source = remote_path(self.folder(source_kind), name)
         target_folder = self.ensure_folder(target_kind)
@@ -388,9 +635,13 @@ class PartnerFiles:
                     raise self._error(f"moving to {target!r}:", source, error) from None
         raise RemoteFileError(f"{self.session.where}: could not move {source!r}; too many name clashes")
 
-    def archive(self, name: str, subfolder: str = "") -> str:
-        """processing/name -> archive[/subfolder]/name (e.g. subfolder '2026/11/25' or 'duplicates')."""
-        return self.move(name, "processing", f"archive/{subfolder}" if subfolder else "archive")
+    def archive(self, name: str, subfolder: str = "", *, expect: RemoteStat | None = None) -> str:
+        """processing/name -> archive[/subfolder]/name (e.g. subfolder '2026/11/25' or 'duplicates').
+
+        Pass `expect=downloaded.expect` so only the bytes that were hashed and acknowledged are
+        archived; a file changed since goes to error/ with FileChangedSinceDownloadError (see `move`).
+        """
+        return self.move(name, "processing", f"archive/{subfolder}" if subfolder else "archive", expect=expect)
 
     def reject(self, name: str) -> str:
         """processing/name -> error/name."""
@@ -408,31 +659,149 @@ class PartnerFiles:
         progress: Progress | None = None,
     ) -> Downloaded:
         """Stream `kind/name` into `destination` (written under a temp name, then renamed), hashing
-        as it reads; the size must equal the server's (and `expected_size` when given)."""
+        as it reads. Never more than `expected_size` bytes (the listing's size; else the server's
+        `stat`) are read: a file that is longer, or shorter, raises TransferIncompleteError."""
         source = remote_path(self.folder(kind), name)
         destination = Path(destination)
         partial = destination.with_name(f".{destination.name}.part")
         with self.session.operation(f"downloading {source}") as sftp:
             try:
-                # The listing's size saves a round trip; reading on to EOF still catches a mismatch.
-                size = expected_size if expected_size is not None else (sftp.stat(source).st_size or 0)
                 with partial.open("wb") as local:
-                    writer = _HashingWriter(local, progress, size)
-                    read_remote_file(sftp, source, size, writer.write)
+                    writer = _HashingWriter(local, progress, -1 if expected_size is None else expected_size)
+                    (read,) = read_remote_files(sftp, [ReadJob(source, writer.write, expected_size)])
+                if read.error is not None:
+                    raise read.error
+            except NotRegularFile as error:
+                partial.unlink(missing_ok=True)
+                raise self._not_regular(source, error) from None
             except (OSError, EOFError, paramiko.SSHException) as error:
                 partial.unlink(missing_ok=True)
                 raise self._error("downloading", source, error) from None
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-        if writer.size != size:
+        problem = self._incomplete(source, read, said_by_listing=expected_size is not None)
+        if problem is not None:
             partial.unlink(missing_ok=True)
-            said = "the listing said" if expected_size is not None else "the server reports"
-            raise TransferIncompleteError(
-                f"{self.session.where}: download of {source!r}: received {writer.size} bytes, {said} {size}"
-            )
+            raise problem
         os.replace(partial, destination)
-        return Downloaded(source, destination, writer.size, writer.digest.hexdigest())
+        return Downloaded(source, destination, writer.size, writer.digest.hexdigest(), _mtime_of(read))
+
+    def _incomplete(self, source: str, read: ReadResult, *, said_by_listing: bool) -> TransferIncompleteError | None:
+        said = "the listing said" if said_by_listing else "the server reported"
+        if read.longer:
+            return TransferIncompleteError(
+                f"{self.session.where}: download of {source!r}: the server sent more than the {read.expected} "
+                f"bytes {said}; stopped there (the file is still being written, or the server misbehaves)"
+            )
+        if read.size != read.expected:
+            return TransferIncompleteError(
+                f"{self.session.where}: download of {source!r}: received {read.size} bytes, {said} {read.expected}"
+            )
+        return None
+
+    def download_many(
+        self,
+        files: Iterable[RemoteFile | str],
+        local_dir: Path,
+        *,
+        kind: str = "processing",
+        batch_size: int = DOWNLOAD_BATCH,
+    ) -> Iterator[DownloadResult]:
+        """Download each file of `kind/` into `local_dir` under its own name, with the requests of up
+        to `batch_size` files in flight together (two round trips a batch for small files).
+
+        A `RemoteFile` (from `list`) bounds its download by the listed size: a server that sends more
+        is stopped there and the file fails. A plain name is bounded by a `stat` sent with its open.
+        Each file streams to `.name.part` and is renamed into place whole, hashed on the way.
+        Results come in order, each with its own error (missing, refused, longer or shorter than
+        listed, an unsafe name, a local write failure) so one bad file never loses the others; only a
+        dropped connection or the operation deadline raises (SftpError), after the results of the
+        batches already done were yielded.
+        """
+        local_dir = Path(local_dir)
+        batch: list[tuple[str, int | None]] = []
+        names: set[str] = set()
+        batch_bytes = 0
+        for entry in files:
+            name, limit = (entry.name, entry.size) if isinstance(entry, RemoteFile) else (entry, None)
+            size = limit if limit is not None else 0
+            full = len(batch) >= batch_size or batch_bytes + size > DOWNLOAD_BATCH_BYTES
+            if batch and (full or name in names):
+                yield from self._download_batch(batch, local_dir, kind)
+                batch, names, batch_bytes = [], set(), 0
+            batch.append((name, limit))
+            names.add(name)
+            batch_bytes += size
+        if batch:
+            yield from self._download_batch(batch, local_dir, kind)
+
+    def _download_batch(
+        self, batch: Sequence[tuple[str, int | None]], local_dir: Path, kind: str
+    ) -> list[DownloadResult]:
+        folder = self.folder(kind)
+        results: dict[int, DownloadResult] = {}
+        sinks: dict[int, _DownloadSink] = {}
+        jobs: list[ReadJob] = []
+        try:
+            for index, (name, limit) in enumerate(batch):
+                source = f"{folder}/{name}"
+                target = local_dir / name
+                try:
+                    check_remote_name(name)
+                    source = remote_path(folder, name)
+                    sink = _DownloadSink(target)
+                except (UnsafeRemoteNameError, OSError) as error:
+                    failure = error if isinstance(error, SftpError) else self._local_failure(source, target, error)
+                    results[index] = DownloadResult(name, source, target, 0, "", failure)
+                    continue
+                sinks[index] = sink
+                jobs.append(ReadJob(source, sink.write, limit))
+            if jobs:
+                with self.session.operation(f"downloading {len(jobs)} files from {folder}") as sftp:
+                    try:
+                        reads = read_remote_files(sftp, jobs)
+                    except (OSError, EOFError, paramiko.SSHException) as error:
+                        raise self._error("downloading", jobs[0].path if len(jobs) == 1 else folder, error) from None
+                for (index, sink), job, read in zip(sinks.items(), jobs, reads, strict=True):
+                    results[index] = self._land(batch[index][0], job.path, sink, read, batch[index][1] is not None)
+        finally:
+            for sink in sinks.values():
+                sink.discard()  # no-op for files already renamed into place
+        return [results[index] for index in range(len(batch))]
+
+    def _land(self, name: str, source: str, sink: _DownloadSink, read: ReadResult, listed: bool) -> DownloadResult:
+        """Check one read and rename its temp file into place, or remove it and say why not."""
+        failure: SftpError | None = None
+        if isinstance(read.error, NotRegularFile):
+            failure = self._not_regular(source, read.error)
+        elif read.error is not None:
+            failure = self._error("downloading", source, read.error)
+        elif sink.local_error is not None:
+            failure = self._local_failure(source, sink.final, sink.local_error)
+        else:
+            failure = self._incomplete(source, read, said_by_listing=listed)
+        if failure is None:
+            try:
+                sink.keep()
+            except OSError as error:
+                failure = self._local_failure(source, sink.final, error)
+        if failure is not None:
+            sink.discard()
+            return DownloadResult(name, source, sink.final, read.size, "", failure)
+        return DownloadResult(
+            name, source, sink.final, sink.writer.size, sink.writer.digest.hexdigest(), mtime=_mtime_of(read)
+        )
+
+    def _not_regular(self, source: str, error: NotRegularFile) -> NotRegularFileError:
+        return NotRegularFileError(
+            f"{self.session.where}: download of {source!r} refused: it is {error.kind}, not a regular file. "
+            "Nothing was read; move it to error/ and ask the partner what it is."
+        )
+
+    def _local_failure(self, source: str, target: Path, error: OSError) -> SftpError:
+        reason = error.strerror or str(error)
+        return SftpError(f"{self.session.where}: download of {source!r}: cannot write {str(target)!r}: {reason}")
 
     def read_bytes(self, name: str, kind: str = "processing") -> bytes:
         """A small remote file's content (acks, done-files, comparisons)."""
@@ -440,9 +809,16 @@ class PartnerFiles:
         chunks: list[bytes] = []
         with self.session.operation(f"reading {source}") as sftp:
             try:
-                read_remote_file(sftp, source, sftp.stat(source).st_size or 0, chunks.append)
+                (read,) = read_remote_files(sftp, [ReadJob(source, chunks.append)])
             except (OSError, EOFError, paramiko.SSHException) as error:
                 raise self._error("reading", source, error) from None
+        if isinstance(read.error, NotRegularFile):
+            raise self._not_regular(source, read.error)
+        if read.error is not None:
+            raise self._error("reading", source, read.error)
+        problem = self._incomplete(source, read, said_by_listing=False)
+        if problem is not None:
+            raise problem
         return b"".join(chunks)
 
     # -- upload
@@ -621,9 +997,14 @@ class PartnerFiles:
         raise RemoteFileError(f"{self.session.where}: no free name for {name!r} in {folder!r}")
 
     def _sha256_of(self, path: str, size: int) -> str:
+        """The SHA-256 of the first `size` bytes of `path`; '' if it is not exactly `size` bytes."""
         digest = hashlib.sha256()
-        read_remote_file(self.session.sftp, path, size, digest.update)
-        return digest.hexdigest()
+        with self.session.operation(f"hashing {path}") as sftp:
+            try:
+                (read,) = read_remote_files(sftp, [ReadJob(path, digest.update, size)])
+            except (OSError, EOFError, paramiko.SSHException) as error:
+                raise self._error("hashing", path, error) from None
+        return digest.hexdigest() if read.complete else ""
 
     def remove_leftover_temp(self, name: str, kind: str = "outbound") -> bool:
         """Delete `.name.part` left by an interrupted upload; True if there was one."""
@@ -642,12 +1023,13 @@ def partner_files(name: str, partner: Partner) -> Iterator[PartnerFiles]:
         yield PartnerFiles(session, partner.folders, partner.readiness)
 
 
-def _safe(name: str) -> bool:
-    try:
-        check_remote_name(name)
-    except ValueError:
-        return False
-    return True
+def _mtime_of(read: ReadResult) -> int | None:
+    mtime = read.attributes.st_mtime if read.attributes is not None else None
+    return None if mtime is None else int(mtime)
+
+
+def _utc(seconds: int) -> str:
+    return f"{datetime.fromtimestamp(seconds, tz=UTC):%Y-%m-%d %H:%M:%S}Z"
 
 
 def _size_of(data: bytes | Path | BinaryIO) -> int:

@@ -4,6 +4,7 @@ Reading gives an `EdifactReadResult` (a ReadResult plus `interchanges`, the repo
 built from); `build_contrl` answers one interchange; `read_contrl` reads a partner's CONTRL.
 """
 
+from qbo_sftp_assets.formats.edifact.aperak import AperakReport, build_aperak, read_aperak
 from qbo_sftp_assets.formats.edifact.contrl import (
     ContrlReport,
     MessageAck,
@@ -29,6 +30,7 @@ from qbo_sftp_assets.formats.edifact.tokenizer import (
 
 __all__ = [
     "DEFAULT_SERVICE_CHARACTERS",
+    "AperakReport",
     "ContrlReport",
     "EdifactReadResult",
     "EdifactReader",
@@ -39,11 +41,13 @@ __all__ = [
     "SegmentReader",
     "ServiceCharacters",
     "SyntaxIssue",
+    "build_aperak",
     "build_contrl",
     "build_contrls",
     "contrl_needed",
     "iter_edifact_documents",
     "iter_invoic",
+    "read_aperak",
     "read_contrl",
     "read_edifact",
     "write_invoic",

@@ -1,5 +1,5 @@
 """CONTRL (syntax and service report): one per received interchange, built from its report
-(edi.md §4.1), and read back to learn which of our messages a partner accepted or rejected."""
+(docs/edi-rules.md §4.1), and read back to learn which of our messages a partner accepted or rejected."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qbo_sftp_assets.config import EdifactIdentity
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.edifact.envelope import (
     ACKNOWLEDGMENT_TYPES,
@@ -22,6 +21,7 @@ from qbo_sftp_assets.formats.edifact.reader import EdifactSource
 from qbo_sftp_assets.formats.edifact.tokenizer import (
     DEFAULT_SERVICE_CHARACTERS,
     SUPPORTED_SYNTAX_IDS,
+    SYNTAX_ENCODINGS,
     Segment,
     SegmentReader,
     invalid_characters,
@@ -29,11 +29,12 @@ from qbo_sftp_assets.formats.edifact.tokenizer import (
     trim_empty,
 )
 from qbo_sftp_assets.formats.errors import EdifactParseError
+from qbo_sftp_assets.formats.identities import EdifactIdentity
 
 ACKNOWLEDGED = "7"  # this level acknowledged; lower levels too unless explicitly rejected
 REJECTED = "4"  # this level and all lower levels rejected
 RECEIVED = "8"  # interchange received (receipt-only agreements)
-# Syntax v3 message identifier (edi.md §4.1). For syntax v4 we use CONTRL:4:1:UN, the v4 service
+# Syntax v3 message identifier (docs/edi-rules.md §4.1). For syntax v4 we use CONTRL:4:1:UN, the v4 service
 # message version — UNCONFIRMED against ISO 9735-? text; EANCOM partners may want an association code.
 CONTRL_V3 = ("CONTRL", "D", "3", "UN")
 CONTRL_V4 = ("CONTRL", "4", "1", "UN")
@@ -49,12 +50,16 @@ def contrl_needed(interchange: InterchangeReport) -> bool:
 _NOT_LATIN1_TEXT = invalid_characters("UNOC", "")
 
 
-def _clean(value: str) -> str:
+def latin1_text(value: str) -> str:
+    """`value` without the characters outside ISO 8859-1's graphic set (controls, most of Unicode)."""
     assert _NOT_LATIN1_TEXT is not None
     return _NOT_LATIN1_TEXT.sub("", value)
 
 
-class _Writer:
+class ServiceSegmentWriter:
+    """Renders the segments of the service messages we write (CONTRL, APERAK) with the default
+    service characters, escaping them in data."""
+
     def __init__(self) -> None:
         self.chars = DEFAULT_SERVICE_CHARACTERS
         self.segments: list[str] = []
@@ -62,9 +67,9 @@ class _Writer:
     def render(self, tag: str, *elements: str | Iterable[str]) -> str:
         chars = self.chars
         rendered = [
-            chars.escape(_clean(v))
+            chars.escape(latin1_text(v))
             if isinstance(v, str)
-            else chars.component.join(chars.escape(_clean(c)) for c in trim_empty(v))
+            else chars.component.join(chars.escape(latin1_text(c)) for c in trim_empty(v))
             for v in elements
         ]
         while rendered and rendered[-1] == "":
@@ -85,7 +90,7 @@ def _error_elements(issue: SyntaxIssue | None) -> list[str | Iterable[str]]:
     return [issue.code, issue.tag, s011]
 
 
-def _message_segments(writer: _Writer, message: MessageReport, action: str) -> None:
+def _message_segments(writer: ServiceSegmentWriter, message: MessageReport, action: str) -> None:
     header = next((i for i in message.issues if i.tag in _ENVELOPE_TAGS), None)
     writer.add("UCM", message.reference, message.message_type, action, *_error_elements(header))
     by_position: dict[int, list[SyntaxIssue]] = {}
@@ -126,8 +131,8 @@ def build_contrl(
     stamp = as_of.astimezone(dt.UTC)
     syntax_id = interchange.syntax_id if interchange.syntax_id in SUPPORTED_SYNTAX_IDS else "UNOC"
     version = interchange.syntax_version if interchange.syntax_version in ("1", "2", "3", "4") else "3"
-    ours = tuple(_clean(c) for c in interchange.recipient)
-    theirs = tuple(_clean(c) for c in interchange.sender)
+    ours = tuple(latin1_text(c) for c in interchange.recipient)
+    theirs = tuple(latin1_text(c) for c in interchange.sender)
     if identity is not None:
         ours = ours if ours and ours[0] else (identity.our_id, identity.our_qualifier or "")
         theirs = theirs if theirs and theirs[0] else (identity.partner_id, identity.partner_qualifier or "")
@@ -141,7 +146,7 @@ def build_contrl(
             code="13",
         )
     reference = str(counter.next("UNB"))
-    writer = _Writer()
+    writer = ServiceSegmentWriter()
     stamp_element = (stamp.strftime("%Y%m%d" if version == "4" else "%y%m%d"), stamp.strftime("%H%M"))
     writer.add("UNB", (syntax_id, version), ours, theirs, stamp_element, reference)
     body_start = len(writer.segments)
@@ -178,8 +183,10 @@ def build_contrl(
     invalid = invalid_characters(syntax_id, writer.chars.separators)
     if invalid is not None and invalid.search("".join(writer.segments)):
         # What we echo is outside the partner's level (their UNB was wrong): say UNOC, which holds it.
-        writer.segments[0] = writer.render("UNB", ("UNOC", version), ours, theirs, stamp_element, reference)
-    return (writer.chars.una() + "".join(writer.segments)).encode("latin-1")
+        syntax_id = "UNOC"
+        writer.segments[0] = writer.render("UNB", (syntax_id, version), ours, theirs, stamp_element, reference)
+    # Written in the level's own encoding: what `latin1_text` keeps is Latin-1, which UTF-8 also holds.
+    return (writer.chars.una() + "".join(writer.segments)).encode(SYNTAX_ENCODINGS[syntax_id])
 
 
 def build_contrls(

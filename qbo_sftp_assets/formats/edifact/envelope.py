@@ -1,5 +1,5 @@
 """EDIFACT envelope validation: UNB/UNZ, UNG/UNE and UNH/UNT counts and references, with positions
-and the CONTRL 0085 code of every problem (edi.md §4, §4.1)."""
+and the CONTRL 0085 code of every problem (docs/edi-rules.md §4, §4.1)."""
 
 from __future__ import annotations
 
@@ -22,16 +22,22 @@ SYNTAX_NOT_SUPPORTED = "2"
 INVALID_VALUE = "12"
 MISSING = "13"
 VALUE_NOT_SUPPORTED = "14"
+NOT_SUPPORTED_IN_POSITION = "15"  # a segment where the message's structure has no place for it
 INVALID_CHARACTER = "21"
+TOO_MANY_REPETITIONS = "35"
 REFERENCES_DO_NOT_MATCH = "28"
 COUNT_DOES_NOT_MATCH = "29"
 GROUPS_AND_MESSAGES_MIXED = "30"
 OUTSIDE_MESSAGE = "33"
 
+SUPPORTED_LEVELS = "UNOA to UNOK, UNOW or UNOY"
+
 # A message's issues are capped: CONTRL allows 999 UCS per message, and a runaway file must not
 # turn into an unbounded error list.
 MAX_ISSUES_PER_MESSAGE = 99
 ACKNOWLEDGMENT_TYPES = frozenset({"CONTRL", "APERAK"})
+# What `inspect` shows for an interchange read only after skipping blanks between its segments.
+NORMALISED_NOTICE = "blanks or line breaks between segments were skipped (pretty-printed file)"
 _ENDS_A_MESSAGE = frozenset({"UNH", "UNZ", "UNB", "UNA", "UNG", "UNE"})  # besides UNT, which closes it
 
 
@@ -78,6 +84,8 @@ class MessageReport:
     issues: list[SyntaxIssue] = field(default_factory=list)
     document_number: str | None = None
     buyer: dict[str, Any] | None = None
+    # Why a syntactically accepted message gives no document (an INVOIC naming no seller), or None.
+    withheld: str | None = None
 
     @property
     def type(self) -> str:
@@ -92,7 +100,7 @@ class MessageReport:
             self.issues.append(issue)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "reference": self.reference,
             "type": ":".join(self.message_type),
             "segment": self.segment,
@@ -103,6 +111,9 @@ class MessageReport:
             "accepted": self.accepted,
             "errors": [issue.code for issue in self.issues],
         }
+        if self.withheld is not None:
+            data["withheld"] = self.withheld
+        return data
 
 
 @dataclass
@@ -143,6 +154,7 @@ class InterchangeReport:
     message_count: int = 0
     rejected_count: int = 0
     acknowledgment_count: int = 0  # CONTRL / APERAK messages
+    normalised: bool = False  # blanks between segments were skipped to read it
 
     @property
     def accepted(self) -> bool:
@@ -161,7 +173,7 @@ class InterchangeReport:
         return self.message_count > 0 and self.acknowledgment_count == self.message_count
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        envelope = {
             "type": "interchange",
             "syntax": f"{self.syntax_id}:{self.syntax_version}",
             "sender": ":".join(self.sender),
@@ -181,6 +193,14 @@ class InterchangeReport:
             "rejected_count": self.rejected_count,
             "messages": [m.as_dict() for m in self.messages],
         }
+        if self.normalised:
+            envelope["normalised"] = NORMALISED_NOTICE
+        return envelope
+
+
+def _excerpt(text: str, longest: int = 40) -> str:
+    """The start of `text` as an error quotes it: whatever a non-EDIFACT file holds, a few words."""
+    return text if len(text) <= longest else text[: longest - 3] + "..."
 
 
 def _components(seg: Segment, element: int) -> tuple[str, ...]:
@@ -219,6 +239,7 @@ class EnvelopeWalker:
         self.stray: list[SyntaxIssue] = []
         self._segments = segments
         self._flagged = segments.flagged if isinstance(segments, SegmentReader) else None
+        self._normalised = segments.normalised if isinstance(segments, SegmentReader) else None
 
     def __iter__(self) -> Iterator[tuple[InterchangeReport, MessageReport, list[Segment]]]:
         interchange: InterchangeReport | None = None
@@ -280,7 +301,7 @@ class EnvelopeWalker:
             if interchange is None:
                 if not seen_any:
                     raise EdifactParseError(
-                        f"not an EDIFACT interchange: starts with segment {tag!r}",
+                        f"not an EDIFACT interchange: starts with {_excerpt(tag)!r}",
                         file=self.file,
                         segment=seg.number,
                         expected="UNA or UNB",
@@ -290,7 +311,7 @@ class EnvelopeWalker:
                     self.stray.append(
                         SyntaxIssue(
                             OUTSIDE_MESSAGE,
-                            f"segment {tag} outside any interchange",
+                            f"segment {_excerpt(tag)} outside any interchange",
                             tag,
                             segment=seg.number,
                             expected="UNB",
@@ -325,7 +346,7 @@ class EnvelopeWalker:
                     interchange,
                     SyntaxIssue(
                         OUTSIDE_MESSAGE,
-                        f"segment {tag!r} outside a message",
+                        f"segment {_excerpt(tag)!r} outside a message",
                         tag or "UNH",
                         segment=seg.number,
                         expected="UNH, UNG or UNZ",
@@ -352,6 +373,15 @@ class EnvelopeWalker:
             raise EdifactParseError(
                 "empty input: no EDIFACT interchange", file=self.file, expected="UNA or UNB", code=MISSING
             )
+        if not self.interchanges:
+            # A UNA (and perhaps stray segments) but no UNB: nothing to read and nobody to answer,
+            # which must not pass for a valid file that owes no acknowledgment.
+            raise EdifactParseError(
+                "no EDIFACT interchange: the file has a UNA but no UNB",
+                file=self.file,
+                expected="UNB ... UNZ after the UNA",
+                code=MISSING,
+            )
 
     # -- interchange ---------------------------------------------------------------------------------
 
@@ -372,14 +402,14 @@ class EnvelopeWalker:
         )
         self.interchanges.append(report)
         checks = (
-            (not syntax or not syntax[0], MISSING, "UNB S001 syntax identifier is missing", 1, 1, "UNOA, UNOB or UNOC"),
+            (not syntax or not syntax[0], MISSING, "UNB S001 syntax identifier is missing", 1, 1, SUPPORTED_LEVELS),
             (
                 bool(syntax and syntax[0]) and syntax[0] not in SUPPORTED_SYNTAX_IDS,
                 SYNTAX_NOT_SUPPORTED,
                 f"syntax identifier {report.syntax_id!r} is not supported",
                 1,
                 1,
-                "UNOA, UNOB or UNOC",
+                SUPPORTED_LEVELS,
             ),
             (
                 bool(syntax and syntax[0]) and report.syntax_version not in ("1", "2", "3", "4"),
@@ -429,7 +459,17 @@ class EnvelopeWalker:
         if len(interchange.issues) < MAX_ISSUES_PER_MESSAGE:
             interchange.issues.append(issue)
 
+    def _note_normalised(self, interchange: InterchangeReport, last: int | None) -> None:
+        """Mark the interchange (UNB to segment `last`, None for the end of the file) when the
+        tokenizer skipped blanks inside it. Runs before the interchange are dropped as we go."""
+        runs = self._normalised
+        while runs and runs[0][1] < interchange.segment:
+            runs.popleft()
+        if runs and (last is None or runs[0][0] <= last):
+            interchange.normalised = True
+
     def _close_interchange(self, interchange: InterchangeReport, unz: Segment) -> None:
+        self._note_normalised(interchange, unz.number)
         if unz.invalid is not None:
             self._interchange_issue(interchange, _invalid_character_issue(unz, None))
         expected_count = len(interchange.groups) if interchange.groups else interchange.message_count
@@ -463,6 +503,7 @@ class EnvelopeWalker:
             )
 
     def _missing_unz(self, interchange: InterchangeReport, group: GroupReport | None, seg: Segment | None) -> None:
+        self._note_normalised(interchange, None if seg is None else seg.number - 1)
         if group is not None:
             self._missing_une(interchange, group, seg)
         where = f"before segment {seg.tag}" if seg is not None else "before the end of the file"

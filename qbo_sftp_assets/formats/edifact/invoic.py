@@ -1,5 +1,19 @@
 """INVOIC (D.96A) messages: one message's segments into a Bill or VendorCredit, and documents back into
-an INVOIC interchange (for partners' test files, round-trip tests and benchmarks)."""
+an INVOIC interchange (for partners' test files, round-trip tests and benchmarks).
+
+The document date is a DTM of the message level (after BGM, before the first segment group), by
+preference DTM 137 (document/message date, what the D96A-D01B INVOIC guides name), then DTM 3
+(invoice date/time), then DTM 182 (issue date); failing those, a DTM 137 placed later in the heading,
+as some senders do. DTM 3 or 182 inside a group (after RFF, NAD...) dates that group's reference, not
+the invoice. A date value must have exactly the length of its format (2379): 102 CCYYMMDD, 101 YYMMDD,
+203 CCYYMMDDHHMM, 204 CCYYMMDDHHMMSS, 205 CCYYMMDDHHMM±HHMM.
+
+A summary TAX group without its MOA 124 (the MOA is conditional there) takes its amount from the
+summary: zero when its rate is 0 or its category exempt (E, Z, O); else the summary's total tax
+(MOA 176, or a MOA 124 outside any group) less the other TAX groups' amounts. Several such groups
+share that remainder as one tax line. Only when there is no summary tax amount to take it from is
+the message refused; the invoice total is then checked against the lines as always.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +21,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import islice
 from typing import Any, BinaryIO
 
-from qbo_sftp_assets.formats.decimals import DecimalCache
+from qbo_sftp_assets.formats.decimals import MAX_DIGITS, DecimalCache, unsigned_number
 from qbo_sftp_assets.formats.documents import (
     Bill,
     Line,
@@ -25,11 +39,14 @@ from qbo_sftp_assets.formats.documents import (
 from qbo_sftp_assets.formats.edifact.envelope import (
     INVALID_VALUE,
     MISSING,
+    NOT_SUPPORTED_IN_POSITION,
+    TOO_MANY_REPETITIONS,
     VALUE_NOT_SUPPORTED,
     SyntaxIssue,
 )
 from qbo_sftp_assets.formats.edifact.tokenizer import (
     DEFAULT_SERVICE_CHARACTERS,
+    SYNTAX_ENCODINGS,
     Segment,
     ServiceCharacters,
     invalid_characters,
@@ -40,18 +57,50 @@ from qbo_sftp_assets.formats.edifact.tokenizer import (
 BILL_CODES = frozenset({"380", "383", "384"})  # commercial invoice, debit note, corrected invoice
 CREDIT_CODES = frozenset({"381"})  # credit note
 DOCUMENT_DATE = "137"
+# Document date qualifiers in order of preference (module docstring).
+DOCUMENT_DATES = (DOCUMENT_DATE, "3", "182")
+# Heading segments of the message level itself; any other one opens a segment group.
+_MESSAGE_LEVEL_TAGS = frozenset({"BGM", "DTM", "PAI", "ALI", "IMD", "FTX"})
+# What D.96A INVOIC's summary section holds after UNS: CNT, the MOA / TAX / ALC groups and their
+# RFF, DTM and ALI. BGM comes right after UNH; UNS comes once.
+_SUMMARY_TAGS = frozenset({"CNT", "MOA", "RFF", "DTM", "TAX", "ALC", "ALI"})
+# The heading section's order before the first LIN: each tag's place, and the tags a group opened
+# by a segment may hold after it (SG1 RFF+DTM, SG2 NAD+LOC/FII/RFF/DOC/CTA/COM, SG6 TAX+MOA/LOC,
+# SG7 CUX+DTM, SG8 PAT+DTM/PCD/MOA, SG15 ALC+ALI/DTM/QTY/PCD/MOA/TAX/RTE). A tag with no place here
+# (TDT, LOC outside a group, ...) is not checked.
+_HEADING_ORDER = {
+    "BGM": 1, "DTM": 2, "PAI": 3, "ALI": 4, "IMD": 5, "FTX": 6, "RFF": 7, "NAD": 8, "TAX": 9, "CUX": 10,
+    "PAT": 11, "TDT": 12, "TOD": 13, "PAC": 14, "ALC": 15, "RCS": 16,
+}  # fmt: skip
+_GROUP_MEMBERS = {
+    7: frozenset({"DTM"}),
+    8: frozenset({"LOC", "FII", "RFF", "DOC", "CTA", "COM", "DTM"}),
+    9: frozenset({"MOA", "LOC"}),
+    10: frozenset({"DTM"}),
+    11: frozenset({"DTM", "PCD", "MOA"}),
+    15: frozenset({"ALI", "DTM", "QTY", "PCD", "MOA", "TAX", "RTE"}),
+}
+ZERO_TAX_CATEGORIES = frozenset({"E", "Z", "O"})  # exempt, zero-rated, outside the scope of tax
 DUE_DATES = ("13", "140")  # terms net due date, payment due date
 INVOICE_TOTALS = ("77", "86", "39")  # invoice amount, message total, invoice total: first present wins
 LINE_AMOUNT = "203"
 LINE_ITEMS_TOTAL = "79"
-TAX_AMOUNTS = frozenset({"124"})
+TAX_AMOUNT = "124"
+TAX_AMOUNTS = frozenset({TAX_AMOUNT})
 TOTAL_TAX = "176"
 ALLOWANCE_CHARGE_AMOUNTS = frozenset({"8", "23", "131", "204"})
 VENDOR_QUALIFIERS = ("SU", "SE", "II")  # supplier, seller, invoice issuer: first present wins
 _CENT = Decimal("0.01")
 _TAX_DESCRIPTION = re.compile(r"^([A-Z]{1,3})(?: (\d+(?:\.\d+)?)%)?$")
-_NUMBER = re.compile(r"-?\d*[.,]?\d*")
-_DATE_FORMATS = {"102": 8, "203": 8, "204": 8, "205": 8, "101": 6, "": 8}
+# Each date/time format (2379) as written out, by its length; no format given means 102.
+_DATE_FORMATS = {
+    "102": "CCYYMMDD",
+    "": "CCYYMMDD",
+    "101": "YYMMDD",
+    "203": "CCYYMMDDHHMM",
+    "204": "CCYYMMDDHHMMSS",
+    "205": "CCYYMMDDHHMM+HHMM",
+}
 _NUMBERS = DecimalCache()
 
 
@@ -76,6 +125,7 @@ class _SummaryDraft:
     position: int
     description: str | None
     amount: Decimal | None = None
+    zero_rated: bool = False  # a TAX at rate 0 or of an exempt category
 
 
 @dataclass
@@ -122,16 +172,16 @@ class InvoicMessageReader:
         cached = _NUMBERS.get(raw)
         if cached is not None:
             return cached
-        if raw.isascii() and raw.replace(".", "", 1).isdigit():
-            return _NUMBERS.add(raw)  # the common case, without the regex
+        if len(raw) <= MAX_DIGITS and raw.isascii() and raw.replace(".", "", 1).isdigit():
+            return _NUMBERS.add(raw)  # the common case
         if raw == "":
             return None
-        value: Decimal | None
-        try:
-            value = Decimal(raw.replace(",", ".", 1) if "," in raw else raw)
-        except InvalidOperation:
-            value = None
-        if value is None or not value.is_finite() or not _NUMBER.fullmatch(raw):
+        # The one number rule (`decimals.unsigned_number`), with either decimal mark.
+        unsigned = raw[1:] if raw[:1] == "-" else raw
+        value = unsigned_number(unsigned, "," if "," in unsigned else ".")
+        if value is not None and raw[:1] == "-":
+            value = -value
+        if value is None:
             self.issue(
                 INVALID_VALUE,
                 f"{raw!r} is not a number",
@@ -140,7 +190,7 @@ class InvoicMessageReader:
                 element=element + 1,
                 component=component + 1,
                 name=name,
-                expected="digits with an optional decimal mark",
+                expected=f"digits with an optional decimal mark, {MAX_DIGITS} at most",
             )
             return None
         return value
@@ -148,8 +198,8 @@ class InvoicMessageReader:
     def date(self, seg: Segment, position: int, dtm: list[str]) -> dt.date | None:
         value = dtm[1] if len(dtm) > 1 else ""
         fmt = dtm[2] if len(dtm) > 2 else ""
-        width = _DATE_FORMATS.get(fmt)
-        if width is None:
+        pattern = _DATE_FORMATS.get(fmt)
+        if pattern is None:
             self.issue(
                 VALUE_NOT_SUPPORTED,
                 f"date format {fmt!r} is not supported",
@@ -161,27 +211,21 @@ class InvoicMessageReader:
                 expected="102 (CCYYMMDD), 203, 204, 205 or 101",
             )
             return None
-        # Senders often put a CCYYMMDDHHMM value under format 102 (pydifact's own sample does): the
-        # date part is unambiguous, so read it.
-        digits = value[:width]
-        try:
-            if len(digits) != width or not is_digits(digits):
-                raise ValueError(value)
-            if width == 6:
-                return dt.date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
-            return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-        except ValueError:
+        date = _read_date(value, pattern)
+        if date is None:
+            # A value longer than its format says is refused too: 12 digits under 102 may be a
+            # CCYYMMDDHHMM meant as 203, or a typing error; the sender must say which.
             self.issue(
                 INVALID_VALUE,
-                f"{value!r} is not a date in format {fmt or '102'}",
+                f"{value!r} is not a date in format {fmt or '102'} ({pattern})",
                 seg,
                 position,
                 element=1,
                 component=2,
                 name=f"DTM {dtm[0]} 2380",
-                expected="CCYYMMDD" if width == 8 else "YYMMDD",
+                expected=pattern,
             )
-            return None
+        return date
 
     def read(self) -> Bill | None:
         """The document, or None when the message has errors (then in `issues`)."""
@@ -197,7 +241,9 @@ class InvoicMessageReader:
         bgm: tuple[Segment, int] | None = None
         doc_date: dt.date | None = None
         due_date: dt.date | None = None
-        seen_date = False
+        # The best document-date DTM so far: (rank, segment, position, its composite).
+        dated: tuple[int, Segment, int, list[str]] | None = None
+        message_level = True
         terms: str | None = None
         net_days: int | None = None
         currency: str | None = None
@@ -210,6 +256,7 @@ class InvoicMessageReader:
         current: _LineDraft | None = None
         group: _SummaryDraft | None = None
         in_summary = False
+        heading_rank, heading_tag = 0, "UNH"
 
         decimal = self.decimal
         cached_decimal = _NUMBERS.get
@@ -220,7 +267,8 @@ class InvoicMessageReader:
                 if tag == "MOA":
                     moa = seg.composite(0)
                     if len(moa) > 1 and moa[0] == LINE_AMOUNT:
-                        current.amount_given = True
+                        # An empty amount is no amount: the line needs QTY and PRI then, or is refused.
+                        current.amount_given = moa[1] != ""
                         current.amount = cached_decimal(moa[1]) or decimal(moa[1], seg, position, 0, 1, "MOA 203 5004")
                     continue
                 if tag == "QTY":
@@ -247,8 +295,32 @@ class InvoicMessageReader:
                     if current.item is None:
                         current.item = seg.get(1, 0) or None
                     continue
-                if tag != "LIN" and tag != "UNS":
+                if tag != "LIN" and tag != "UNS" and tag != "CNT":
                     continue  # line-level DTM, NAD, TAX, ALC... do not describe the document
+            if (in_summary and tag not in _SUMMARY_TAGS) or (tag == "CNT" and not in_summary):
+                where = "after UNS" if in_summary else "before UNS"
+                self.issue(NOT_SUPPORTED_IN_POSITION, f"{tag[:20]} cannot come {where}", seg, position, name=tag[:20])
+                continue
+            if tag == "BGM" and (position != 2 or bgm is not None):
+                code = TOO_MANY_REPETITIONS if bgm is not None else NOT_SUPPORTED_IN_POSITION
+                self.issue(code, "BGM must come once, right after UNH", seg, position, name="BGM")
+                continue
+            if not lines and not in_summary and tag in _HEADING_ORDER:
+                rank = _HEADING_ORDER[tag]
+                if rank < heading_rank and tag not in _GROUP_MEMBERS.get(heading_rank, ()):
+                    self.issue(
+                        NOT_SUPPORTED_IN_POSITION,
+                        f"{tag} is out of the heading's order (after {heading_tag})",
+                        seg,
+                        position,
+                        name=tag,
+                        expected="BGM, DTM, PAI, FTX, RFF, NAD, TAX, CUX, PAT ... before the first LIN",
+                    )
+                    continue
+                if rank > heading_rank:
+                    heading_rank, heading_tag = rank, tag
+            if message_level and tag not in _MESSAGE_LEVEL_TAGS:
+                message_level = False
             if tag == "LIN" and not in_summary:
                 current = _LineDraft(seg, position, item=seg.get(2, 0) or None)
                 lines.append(current)
@@ -271,6 +343,7 @@ class InvoicMessageReader:
                     rate = seg.get(4, 3)
                     kind = seg.get(1, 0) or "TAX"
                     group = _SummaryDraft("tax", seg, position, f"{kind} {rate}%" if rate else kind)
+                    group.zero_rated = seg.get(5, 0) in ZERO_TAX_CATEGORIES or _is_zero(rate)
                     summary.append(group)
                 elif tag == "ALC":
                     kind = "allowance" if seg.get(0) == "A" else "charge"
@@ -281,9 +354,10 @@ class InvoicMessageReader:
             elif tag == "DTM":
                 dtm = seg.composite(0)
                 qualifier = dtm[0] if dtm else ""
-                if qualifier == DOCUMENT_DATE:
-                    seen_date = True
-                    doc_date = self.date(seg, position, dtm)
+                if qualifier in DOCUMENT_DATES:
+                    rank = _document_date_rank(qualifier, message_level)
+                    if rank is not None and (dated is None or rank < dated[0]):
+                        dated = (rank, seg, position, dtm)
                 elif qualifier in DUE_DATES and due_date is None:
                     due_date = self.date(seg, position, dtm)
             elif tag == "NAD":
@@ -332,19 +406,23 @@ class InvoicMessageReader:
                 name="BGM 1004",
                 expected="the invoice number",
             )
-        if not seen_date:
+        if dated is None:
             self.issue(
                 MISSING,
-                "document date (DTM 137) is missing",
+                "document date (DTM 137, 3 or 182) is missing",
                 None,
                 bgm_position + 1,
                 name="DTM 137",
                 expected="DTM+137:CCYYMMDD:102",
             )
+        else:
+            _, date_seg, date_position, dtm = dated
+            doc_date = self.date(date_seg, date_position, dtm)
         if not in_summary:
             self.issue(MISSING, "UNS summary separator is missing", None, end_position, name="UNS", expected="UNS+S")
 
         built_lines = [self._build_line(draft) for draft in lines]
+        summary = _fill_missing_tax(summary, totals)
         for draft in summary:
             if draft.amount is None:
                 self.issue(
@@ -353,7 +431,7 @@ class InvoicMessageReader:
                     draft.segment,
                     draft.position,
                     name=f"{draft.segment.tag} MOA",
-                    expected="MOA 124" if draft.kind == "tax" else "MOA 8",
+                    expected="MOA 124 in the group, or a summary MOA 176" if draft.kind == "tax" else "MOA 8",
                 )
         if self.issues:
             return None
@@ -462,6 +540,62 @@ class InvoicMessageReader:
         )
 
 
+def _document_date_rank(qualifier: str, message_level: bool) -> int | None:
+    """A document-date DTM's rank (lower is preferred); None when it dates something else."""
+    if message_level:
+        return DOCUMENT_DATES.index(qualifier)
+    return len(DOCUMENT_DATES) if qualifier == DOCUMENT_DATE else None
+
+
+def _read_date(value: str, pattern: str) -> dt.date | None:
+    """The date of a DTM value written exactly as `pattern` (a `_DATE_FORMATS` value), else None."""
+    zoned = pattern.endswith("+HHMM")
+    digits = value[:12] + value[13:] if zoned else value
+    if len(value) != len(pattern) or not is_digits(digits) or (zoned and value[12] not in "+-"):
+        return None
+    try:
+        if pattern.startswith("YY"):
+            date = dt.date(2000 + int(value[:2]), int(value[2:4]), int(value[4:6]))
+        else:
+            date = dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+        if len(pattern) > 8:
+            dt.time(int(value[8:10]), int(value[10:12]), int(value[12:14]) if pattern.endswith("SS") else 0)
+    except ValueError:
+        return None
+    return date
+
+
+def _is_zero(rate: str) -> bool:
+    """A TAX rate (5278) that reads as zero, in either decimal mark."""
+    digits = rate.replace(",", ".", 1).replace(".", "", 1)
+    return bool(digits) and is_digits(digits) and int(digits) == 0
+
+
+def _fill_missing_tax(
+    summary: list[_SummaryDraft], totals: dict[str, tuple[Decimal, Segment, int]]
+) -> list[_SummaryDraft]:
+    """The summary groups, each TAX without a MOA given the amount the summary implies (module
+    docstring); those that cannot be given one keep None, for the caller to refuse."""
+    missing = [draft for draft in summary if draft.kind == "tax" and draft.amount is None]
+    for draft in missing:
+        if draft.zero_rated:
+            draft.amount = Decimal(0)
+    missing = [draft for draft in missing if draft.amount is None]
+    stated = totals.get(TOTAL_TAX) or totals.get(TAX_AMOUNT)
+    if not missing or stated is None:
+        return summary
+    known = sum((d.amount for d in summary if d.kind == "tax" and d.amount is not None), Decimal(0))
+    remainder = stated[0] - known
+    if remainder < 0:
+        return summary  # the other groups already exceed the stated total: nothing to reconcile with
+    first, *others = missing
+    first.amount = remainder
+    if others:
+        first.description = " + ".join(d.description or "TAX" for d in missing)
+        return [draft for draft in summary if not any(draft is other for other in others)]
+    return summary
+
+
 # -- writer -------------------------------------------------------------------------------------------
 
 
@@ -540,9 +674,6 @@ def render_invoic_message(
     return out
 
 
-_ENCODINGS = {"UNOA": "ascii", "UNOB": "ascii", "UNOC": "latin-1"}
-
-
 def iter_invoic(
     documents: Iterable[Bill],
     *,
@@ -561,9 +692,9 @@ def iter_invoic(
     """Render one interchange holding an INVOIC per document, as encoded chunks (one per message)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    encoding = _ENCODINGS.get(syntax_id)
+    encoding = SYNTAX_ENCODINGS.get(syntax_id)
     if encoding is None:
-        raise ValueError(f"syntax identifier {syntax_id!r} is not supported (UNOA, UNOB or UNOC)")
+        raise ValueError(f"syntax identifier {syntax_id!r} is not supported ({', '.join(SYNTAX_ENCODINGS)})")
     invalid = invalid_characters(syntax_id, chars.separators)
     assert invalid is not None
     esc = chars.escape

@@ -20,7 +20,7 @@ from qbo_sftp_assets.formats.edifact.envelope import (
 )
 from qbo_sftp_assets.formats.edifact.invoic import InvoicMessageReader
 from qbo_sftp_assets.formats.edifact.tokenizer import CHUNK_SIZE, SegmentReader
-from qbo_sftp_assets.formats.errors import EdifactParseError
+from qbo_sftp_assets.formats.errors import EdifactParseError, VendorMissingError
 from qbo_sftp_assets.formats.results import ReadResult
 
 EdifactSource = bytes | str | os.PathLike[str] | BinaryIO
@@ -70,6 +70,7 @@ class EdifactReader:
         self._source = source
         self._chunk_size = chunk_size
         self._walker: EnvelopeWalker | None = None
+        self._withheld: list[VendorMissingError] = []
         self.keep_messages = keep_messages
 
     @property
@@ -77,10 +78,10 @@ class EdifactReader:
         return [] if self._walker is None else self._walker.interchanges
 
     @property
-    def errors(self) -> list[EdifactParseError]:
+    def errors(self) -> list[EdifactParseError | VendorMissingError]:
         if self._walker is None:
             return []
-        return issue_errors(self._walker.interchanges, self._walker.stray, self.file)
+        return [*issue_errors(self._walker.interchanges, self._walker.stray, self.file), *self._withheld]
 
     def __iter__(self) -> Iterator[tuple[InterchangeReport, Bill]]:
         source = self._source
@@ -111,6 +112,9 @@ class EdifactReader:
                     self._reject(interchange, message, reader.issues)
                     continue
                 message.document_number = document.number
+                if not (document.vendor.id or document.vendor.name):
+                    self._withhold(message, document)
+                    continue
                 buyer = reader.parties.get("BY")
                 if buyer is not None:
                     message.buyer = buyer.as_dict()
@@ -133,6 +137,21 @@ class EdifactReader:
                         )
                     ],
                 )
+
+    def _withhold(self, message: MessageReport, document: Bill) -> None:
+        """A sound INVOIC naming no seller: its CONTRL accepts it, the bill is not yielded, and the
+        error is on the message and in `errors`, as X12's 810 reader does."""
+        error = VendorMissingError(
+            f"invoice {document.number!r} names no seller party; the bill is withheld",
+            document=document,
+            format_name="edifact",
+            file=self.file,
+            segment=message.segment,
+            element="NAD",
+            expected="NAD+SU, NAD+SE or NAD+II with the vendor's name or id",
+        )
+        message.withheld = error.message
+        self._withheld.append(error)
 
     def _reject(self, interchange: InterchangeReport, message: MessageReport, issues: list[SyntaxIssue]) -> None:
         for issue in issues:

@@ -1,5 +1,11 @@
 """EDIFACT tokenizer: service characters from UNA (or the defaults), the release character, and a
-stream of segments with their file positions, read in large chunks with bounded memory."""
+stream of segments with their file positions, read in large chunks with bounded memory.
+
+Text is decoded by the interchange's syntax level (UNB S001): UNOA/UNOB as ISO 646, UNOC-UNOK as the
+ISO 8859 part ISO 9735 names, UNOW/UNOY as UTF-8. Layout between segments is skipped: line breaks
+after a terminator, and blanks (spaces, tabs) between a terminator and the next tag, never inside a
+segment; the segments read after skipping blanks are listed (`normalised`) for the envelope to report.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +25,52 @@ MAX_SEGMENT_CHARS = 4 << 20
 _BOM = "\xef\xbb\xbf"  # a UTF-8 byte-order mark, as latin-1 text
 _LINE_BREAKS = "\r\n"
 
-# Character repertoires per syntax identifier (UNB S001 0001), as regexes of what is NOT allowed.
-# UNOA: ISO 646 upper case only; UNOB: ISO 646 (printable ASCII); UNOC: ISO 8859-1 graphic characters.
+# How each syntax level (UNB S001 0001, ISO 9735 code list) is encoded. UNOA/UNOB are ISO 646,
+# ASCII's graphic characters; UNOC-UNOK the ISO 8859 part named by the code list; UNOW is UTF-8, and
+# UNOY (ISO 10646-1 octets without code extension) is read as UTF-8 too, as partners send it.
+SYNTAX_ENCODINGS = {
+    "UNOA": "ascii",
+    "UNOB": "ascii",
+    "UNOC": "latin-1",  # ISO 8859-1
+    "UNOD": "iso8859_2",
+    "UNOE": "iso8859_5",  # Cyrillic
+    "UNOF": "iso8859_7",  # Greek
+    "UNOG": "iso8859_3",
+    "UNOH": "iso8859_4",
+    "UNOI": "iso8859_6",  # Arabic
+    "UNOJ": "iso8859_8",  # Hebrew
+    "UNOK": "iso8859_9",
+    "UNOW": "utf-8",
+    "UNOY": "utf-8",
+}
+# Bytes are read as latin-1 (one character per byte, lossless) and re-decoded only for these levels.
+_REDECODED = {syntax_id: codec for syntax_id, codec in SYNTAX_ENCODINGS.items() if codec not in ("ascii", "latin-1")}
+_ESCAPED_BYTES = ("\udc80", "\udcff")  # what surrogateescape makes of bytes the encoding does not define
+
+
+def _iso8859_repertoire(codec: str) -> str:
+    """ASCII's graphic characters and those of bytes A0-FF the ISO 8859 part defines, as a regex class body."""
+    high = bytes(range(0xA0, 0x100)).decode(codec, "surrogateescape")
+    return " -~" + "".join(re.escape(c) for c in high if not _ESCAPED_BYTES[0] <= c <= _ESCAPED_BYTES[1])
+
+
+# Character repertoires per syntax level, as regex class bodies of what IS allowed.
+# UNOA: ISO 646 upper case only; UNOB: ISO 646 (printable ASCII); UNOC: ISO 8859-1 graphic characters;
+# UTF-8: every character but controls, surrogates (undecodable bytes) and the non-characters FFFE/FFFF.
 _LEVEL_A = "A-Z0-9 .,\\-()/='+:?!\"%&*;<>"
 _LEVEL_B = " -~"
 _LEVEL_C = " -~\xa0-\xff"
-SYNTAX_REPERTOIRES = {"UNOA": _LEVEL_A, "UNOB": _LEVEL_B, "UNOC": _LEVEL_C}
+_UNICODE = " -~\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
+SYNTAX_REPERTOIRES = {
+    "UNOA": _LEVEL_A,
+    "UNOB": _LEVEL_B,
+    "UNOC": _LEVEL_C,
+    **{syntax_id: _iso8859_repertoire(codec) for syntax_id, codec in _REDECODED.items() if codec != "utf-8"},
+    "UNOW": _UNICODE,
+    "UNOY": _UNICODE,
+}
 SUPPORTED_SYNTAX_IDS = frozenset(SYNTAX_REPERTOIRES)
+_BLANKS = " \t"
 
 
 def invalid_characters(syntax_id: str, separators: str) -> re.Pattern[str] | None:
@@ -114,6 +159,25 @@ class Segment:
         self._elements = elements
         self._rest = rest  # the text after the tag's separator, when it holds no release character
         self._chars = chars
+
+    @classmethod
+    def _plain(cls, tag: str, number: int, rest: str | None, chars: ServiceCharacters) -> Segment:
+        """What `Segment(tag, None, number, rest, chars)` makes (or, without `rest`, a segment of no
+        elements), stored slot by slot: the tokenizer's fast path, where calling __init__ once per
+        segment measured as 40% of the loop. Keep it in step with __init__ (a test compares them)."""
+        segment = cls.__new__(cls)
+        segment.tag = tag
+        segment.number = number
+        segment.invalid = None
+        if rest is None:
+            segment._elements = []
+            segment._rest = None
+            segment._chars = None
+        else:
+            segment._elements = None
+            segment._rest = rest
+            segment._chars = chars
+        return segment
 
     @property
     def elements(self) -> list[list[str]]:
@@ -232,7 +296,8 @@ class SegmentReader:
     """Iterates the segments of an EDIFACT byte stream, one interchange's service characters at a time.
 
     Bytes are decoded as latin-1 (lossless), so the syntax level's repertoire is checked per segment;
-    UNOC text is therefore decoded correctly and UNOA/UNOB text is checked against its subset.
+    UNOC text is therefore decoded correctly and UNOA/UNOB text is checked against its subset. Other
+    levels re-decode each chunk's text from those bytes once their UNB is read (see `_split`).
     """
 
     def __init__(self, stream: BinaryIO, *, file: str = "", chunk_size: int = CHUNK_SIZE) -> None:
@@ -244,6 +309,9 @@ class SegmentReader:
         self._number = 0
         # Numbers of segments with an invalid character or no tag, so a consumer can skip looking.
         self.flagged: deque[int] = deque()
+        # Runs [first, last] of segment numbers read after skipping blanks before their tag.
+        self.normalised: deque[list[int]] = deque()
+        self._codec: str | None = None
         self._configure()
 
     @classmethod
@@ -256,6 +324,30 @@ class SegmentReader:
         # A line break is fine right after a terminator (or another break), nowhere else.
         self._inner_break = re.compile("[^" + re.escape(chars.terminator) + "\\r\\n][\\r\\n]")
         self._invalid = invalid_characters(self.syntax_id or "", chars.separators)
+        # Blanks between segments: spaces, tabs and line breaks, less any the UNA made a separator.
+        self._blanks = "".join(c for c in _BLANKS + _LINE_BREAKS if c not in chars.separators)
+        self._codec = _REDECODED.get(self.syntax_id or "")
+
+    def _decoded(self, text: str) -> str:
+        """Latin-1 text (the raw bytes) as the interchange's encoding reads it; undecodable bytes
+        become lone surrogates, outside every repertoire, and go back unchanged with `_raw`."""
+        codec = self._codec
+        return text if codec is None else text.encode("latin-1").decode(codec, "surrogateescape")
+
+    def _raw(self, text: str) -> str:
+        codec = self._codec
+        return text if codec is None else text.encode(codec, "surrogateescape").decode("latin-1")
+
+    def _skip_blanks(self, raw: str, number: int) -> str:
+        """`raw` without the layout before its tag; a space or tab skipped is noted for the envelope."""
+        tight = raw.lstrip(self._blanks)
+        if len(tight) != len(raw.lstrip(_LINE_BREAKS)):
+            runs = self.normalised
+            if runs and runs[-1][1] >= number - 1:
+                runs[-1][1] = max(runs[-1][1], number)
+            else:
+                runs.append([number, number])
+        return tight
 
     def _error(self, message: str, *, expected: str | None = None, code: str | None = None) -> EdifactParseError:
         return EdifactParseError(message, file=self.file, segment=self._number + 1, expected=expected, code=code)
@@ -282,8 +374,8 @@ class SegmentReader:
             if first:
                 buf = buf.removeprefix(_BOM)
                 first = False
-            if buf[:1] in ("\r", "\n") and buf:
-                buf = buf.lstrip(_LINE_BREAKS)
+            if buf[:1] in self._blanks and buf:
+                buf = self._skip_blanks(buf, self._number + 1)
                 continue
             if not buf:
                 return
@@ -318,9 +410,10 @@ class SegmentReader:
             # Everything complete was yielded; keep the unterminated tail and read on.
             buf = self._tail
             if eof:
-                if buf.strip(_LINE_BREAKS):
+                last = self._skip_blanks(buf, self._number + 1).rstrip(_LINE_BREAKS)
+                if last:
                     self._number += 1
-                    yield [self._segment(buf.strip(_LINE_BREAKS), self._number)]
+                    yield [self._segment(self._decoded(last), self._number)]
                 return
             if len(buf) > MAX_SEGMENT_CHARS:
                 raise self._error(
@@ -339,6 +432,7 @@ class SegmentReader:
         chars = self.chars
         terminator = chars.terminator
         release = chars.release
+        buf = self._decoded(buf)
         released = release in buf
         invalid = self._invalid
         suspect = invalid is not None and invalid.search(buf.replace("\r", "").replace("\n", "")) is not None
@@ -358,63 +452,60 @@ class SegmentReader:
         pieces = buf.split(terminator)
         if released and not protected and release + terminator in buf:
             pieces = _merge_released(pieces, release, terminator)
-        self._tail = _restore(pieces.pop(), chars) if protected else pieces.pop()
+        self._tail = self._raw(_restore(pieces.pop(), chars) if protected else pieces.pop())
         breaks = "\n" in buf or "\r" in buf
+        # Blanks after a terminator, or after a line break that followed one: a pretty-printed file.
+        # A search for terminator + blank is slow (the terminator is everywhere): the tab's is made
+        # only when the chunk has a tab, and line breaks left after the replace above are rare.
+        loose = breaks or terminator + " " in buf or ("\t" in buf and terminator + "\t" in buf)
         if breaks and invalid is not None and self._inner_break.search(buf) is not None:
             suspect = True
         special = "UNA" in buf or "UNB" in buf or (chars != DEFAULT_SERVICE_CHARACTERS and "UNZ" in buf)
         if suspect or special:
             if protected:
                 pieces = [_restore(p, chars) for p in pieces]
-            return self._split_carefully(pieces, suspect)
+            return self._split_carefully(pieces, suspect, loose)
         # The common case: plain segments, nothing to re-check.
         element = chars.element
         marker = _PLACEHOLDER if protected else release
         segment = self._segment
-        new_segment = Segment.__new__
+        plain = Segment._plain
         batch = []
         append = batch.append
+        blanks = self._blanks
         for number, raw in enumerate(pieces, start=self._number + 1):
-            if breaks and raw[:1] in ("\r", "\n"):
-                raw = raw.lstrip(_LINE_BREAKS)
+            if loose and raw[:1] in blanks and raw:
+                raw = self._skip_blanks(raw, number)
             if released and marker in raw:
                 append(self._protected_segment(raw, number) if protected else segment(raw, number, check=False))
                 continue
-            # What Segment(tag, None, number, rest, chars) makes, stored slot by slot: calling
-            # __init__ once per segment measured as 40% of this loop.
             tag, found, rest = raw.partition(element)
-            seg = new_segment(Segment)
-            seg.tag = tag
-            seg.number = number
-            seg.invalid = None
             if found:
-                seg._elements = None
-                seg._rest = rest
-                seg._chars = chars
+                append(plain(tag, number, rest, chars))
             else:
-                seg._elements = []
-                seg._rest = None
-                seg._chars = None
+                append(plain(tag, number, None, chars))
                 if not raw:
                     self.flagged.append(number)
-            append(seg)
         self._number += len(pieces)
         return batch, None
 
-    def _split_carefully(self, pieces: list[str], suspect: bool) -> tuple[list[Segment], tuple[str, bool] | None]:
+    def _split_carefully(
+        self, pieces: list[str], suspect: bool, loose: bool
+    ) -> tuple[list[Segment], tuple[str, bool] | None]:
         chars = self.chars
-        terminator = chars.terminator
+        blanks = self._blanks
         batch: list[Segment] = []
         for index, raw in enumerate(pieces):
-            if raw[:1] in ("\r", "\n") and raw:
-                raw = raw.lstrip(_LINE_BREAKS)
+            if loose and raw[:1] in blanks and raw:
+                raw = self._skip_blanks(raw, self._number + 1)
             if raw[:3] == "UNA":
-                return batch, (terminator.join([*pieces[index:], self._tail]), False)
+                return batch, (self._rest(pieces[index:], raw), False)
             self._number += 1
             seg = self._segment(raw, self._number, check=suspect)
             batch.append(seg)
             if seg.tag == "UNB" or (seg.tag == "UNZ" and chars != DEFAULT_SERVICE_CHARACTERS):
-                rest = terminator.join([*pieces[index + 1 :], self._tail])
+                # The rest goes back as raw bytes: the new interchange may decode them differently.
+                rest = self._rest(pieces[index + 1 :])
                 if seg.tag == "UNB":
                     if self._set_syntax(seg):
                         return batch, (rest, False)
@@ -422,13 +513,26 @@ class SegmentReader:
                 return batch, (rest, True)
         return batch, None
 
+    def _rest(self, pieces: list[str], first: str | None = None) -> str:
+        """Unread pieces (the first possibly already stripped) and the tail, joined again as raw text."""
+        if not pieces:
+            return self._tail
+        if first is not None:
+            pieces = [first, *pieces[1:]]
+        return self._raw(self.chars.terminator.join(pieces)) + self.chars.terminator + self._tail
+
     def _set_syntax(self, unb: Segment) -> bool:
         """Take the syntax level from a UNB; say whether the rest must be re-read with new checks."""
         syntax_id = unb.get(0, 0)
         if syntax_id == self.syntax_id:
             return False
+        raw_values = [[self._raw(value) for value in values] for values in unb.elements]
         self.syntax_id = syntax_id
         self._configure()
+        if not all(value.isascii() for values in raw_values for value in values):
+            # The UNB was read before its own level was known: read its values again by that level.
+            unb._elements = [[self._decoded(value) for value in values] for values in raw_values]
+            unb._rest = None
         if self._invalid is not None and unb.invalid is None:
             unb.invalid = self._find_invalid(unb)
             if unb.invalid is not None:

@@ -1,6 +1,7 @@
 """X12 for partners: a streaming tokenizer, envelope validation, 810 read/write, 997 and TA1 acks."""
 
 from qbo_sftp_assets.formats.x12.ack_997 import AckResult, build_acknowledgments
+from qbo_sftp_assets.formats.x12.advice_824 import AdviceEntry, build_824, read_824
 from qbo_sftp_assets.formats.x12.envelope import (
     ElementError,
     GroupAck,
@@ -27,6 +28,7 @@ from qbo_sftp_assets.formats.x12.tokenizer import (
 __all__ = [
     "DEFAULT_DELIMITERS",
     "AckResult",
+    "AdviceEntry",
     "Delimiters",
     "ElementError",
     "GroupAck",
@@ -39,10 +41,12 @@ __all__ = [
     "X12DelimiterError",
     "X12WriteError",
     "acknowledge_x12",
+    "build_824",
     "build_acknowledgments",
     "iter_segment_batches",
     "iter_segments",
     "iter_x12_documents",
+    "read_824",
     "read_997",
     "read_x12",
     "write_810",

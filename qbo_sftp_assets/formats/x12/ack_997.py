@@ -1,4 +1,4 @@
-"""997 functional acknowledgments: building ours (edi.md §3.2) and reading the partner's.
+"""997 functional acknowledgments: building ours (docs/edi-rules.md §3.2) and reading the partner's.
 
 We answer every non-FA group with one 997 (AK1, AK2/AK3/AK4/AK5 per set, AK9), add a TA1 when the
 interchange asked for one or its envelope is broken, and never acknowledge an acknowledgment.
@@ -80,6 +80,15 @@ def render_997_body(group: GroupAck, writer: SegmentWriter) -> list[str]:
     return segments
 
 
+def ack_version(group: GroupAck, interchange: InterchangeAck) -> str:
+    """GS08 of our 997: the received group's standard version without its implementation guide
+    (`004010X348` → `004010`), since the 997 follows the standard, not the partner's guide."""
+    standard = group.version[:6]
+    if len(standard) == 6 and standard.isascii() and standard.isdigit():
+        return standard
+    return group_version(reply_parties(interchange).version)
+
+
 def reply_parties(interchange: InterchangeAck) -> Parties:
     """The received interchange's parties swapped: we answer from its receiver to its sender."""
     return Parties(
@@ -120,7 +129,7 @@ def build_acknowledgments(
                 groups.append(
                     GroupSpec(
                         "FA",
-                        group.version or group_version(interchange.version),
+                        ack_version(group, interchange),
                         [["997", *render_997_body(group, writer)]],
                         sender=group.receiver,
                         receiver=group.sender,

@@ -1,6 +1,6 @@
 """ISA/GS/ST envelope validation in one pass, recording every error where the 997/TA1 builder needs it.
 
-Codes follow edi.md §3: AK502 per set, AK905 per group, TA1 note codes per interchange.
+Codes follow docs/edi-rules.md §3: AK502 per set, AK905 per group, TA1 note codes per interchange.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from qbo_sftp_assets.formats.documents import SOURCE_DEFAULTS, Source, from_fields
-from qbo_sftp_assets.formats.errors import X12ParseError
+from qbo_sftp_assets.formats.errors import ParseError, X12ParseError
+from qbo_sftp_assets.formats.x12 import codes
+from qbo_sftp_assets.formats.x12.codes import TA1_ACCEPTING_CODES
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, SegmentBatch
 
 # TA1 note codes that still accept the interchange (with errors); every other code rejects it.
-TA1_ACCEPTING_CODES = frozenset({"001", "021"})
 ACK_FUNCTIONAL_IDS = frozenset({"FA"})
+# What `inspect` shows for an interchange read only after skipping layout between its segments.
+NORMALISED_NOTICE = "blanks or line breaks between segments were skipped (pretty-printed file)"
 
 
 # What each trailer closes, for its count message ("the group has 3").
@@ -153,6 +156,7 @@ class InterchangeAck:
     groups: list[GroupAck] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
     contains_ta1: bool = False
+    normalised: bool = False  # blanks between segments were skipped to read it
 
     @property
     def status(self) -> str:
@@ -166,7 +170,7 @@ class InterchangeAck:
         for code in self.codes:
             if code not in TA1_ACCEPTING_CODES:
                 return code
-        return self.codes[0] if self.codes else "000"
+        return self.codes[0] if self.codes else codes.TA1_NO_ERROR
 
     @property
     def is_acknowledgment(self) -> bool:
@@ -183,7 +187,7 @@ class InterchangeAck:
         return stamp.isoformat(timespec="minutes")
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        envelope = {
             "type": "interchange",
             "control_number": self.control_number,
             "sender": {"qualifier": self.sender_qualifier, "id": self.sender_id},
@@ -197,6 +201,9 @@ class InterchangeAck:
             "codes": list(self.codes),
             "groups": [g.as_dict() for g in self.groups],
         }
+        if self.normalised:
+            envelope["normalised"] = NORMALISED_NOTICE
+        return envelope
 
 
 @dataclass
@@ -244,7 +251,7 @@ class EnvelopeParser:
         self.factory = factory
         self.retain = retain
         self.acknowledgment = X12Acknowledgment(file=file)
-        self.errors: list[X12ParseError] = []
+        self.errors: list[ParseError] = []
         self.completed: list[CompletedSet] = []
         self.inbound_ta1s: list[tuple[list[str], int, InterchangeAck]] = []
         self._interchange: InterchangeAck | None = None
@@ -310,6 +317,9 @@ class EnvelopeParser:
         segments = batch.segments
         first = batch.first_position
         handlers = _ENVELOPE_HANDLERS
+        if batch.normalised and self._interchange is not None:
+            # A body batch never reaches past its interchange's IEA, so the batch is this interchange's.
+            self._interchange.normalised = True
         envelope_indexes = [index for index, elements in enumerate(segments) if elements[0] in handlers]
         start = 0
         for index in envelope_indexes:
@@ -355,10 +365,10 @@ class EnvelopeParser:
             position,
             segment_id,
             "ST before any other segment of a set",
-            "022",
+            codes.TA1_INVALID_CONTROL_STRUCTURE,
         )
-        if "022" not in interchange.codes:
-            interchange.codes.append("022")
+        if codes.TA1_INVALID_CONTROL_STRUCTURE not in interchange.codes:
+            interchange.codes.append(codes.TA1_INVALID_CONTROL_STRUCTURE)
 
     # --- interchange -------------------------------------------------------------------------------
 
@@ -372,7 +382,7 @@ class EnvelopeParser:
                 segment=position,
                 element="ISA",
                 expected="16 elements",
-                code="022",
+                code=codes.TA1_INVALID_CONTROL_STRUCTURE,
             )
         interchange = InterchangeAck(
             control_number=elements[13].strip(),
@@ -389,11 +399,14 @@ class EnvelopeParser:
             file_position=position,
         )
         checks = (
-            (13, "ISA13", _is_digits(interchange.control_number, 9, 9), "9 digits", "018"),
-            (9, "ISA09", _is_date(interchange.date, "%y%m%d"), "a YYMMDD date", "014"),
-            (10, "ISA10", _is_date(interchange.time, "%H%M"), "an HHMM time", "015"),
-            (14, "ISA14", elements[14].strip() in ("0", "1"), "0 or 1", "019"),
-            (15, "ISA15", interchange.usage in ("P", "T", "I"), "P or T", "020"),
+            (13, "ISA13", _is_digits(interchange.control_number, 9, 9), "9 digits", codes.TA1_INVALID_CONTROL_NUMBER),
+            (9, "ISA09", _is_date(interchange.date, "%y%m%d"), "a YYMMDD date", codes.TA1_INVALID_DATE),
+            (10, "ISA10", _is_date(interchange.time, "%H%M"), "an HHMM time", codes.TA1_INVALID_TIME),
+            (14, "ISA14", elements[14].strip() in ("0", "1"), "0 or 1", codes.TA1_INVALID_ACK_REQUESTED),
+            (15, "ISA15", interchange.usage in ("P", "T", "I"), "P or T", codes.TA1_INVALID_USAGE),
+            (12, "ISA12", _is_digits(interchange.version, 5, 5), "5 digits like 00401", codes.TA1_INVALID_VERSION),
+            (6, "ISA06", _is_id(interchange.sender_id), "printable ASCII", codes.TA1_INVALID_SENDER_ID),
+            (8, "ISA08", _is_id(interchange.receiver_id), "printable ASCII", codes.TA1_INVALID_RECEIVER_ID),
         )
         for index, name, ok, expected, code in checks:
             if not ok:
@@ -414,7 +427,7 @@ class EnvelopeParser:
     def _on_iea(self, elements: list[str], position: int, delimiters: Delimiters) -> None:
         interchange = self._interchange
         if interchange is None:
-            self._error("IEA without ISA", position, "IEA", "ISA before IEA", "022")
+            self._error("IEA without ISA", position, "IEA", "ISA before IEA", codes.TA1_INVALID_CONTROL_STRUCTURE)
             return
         if self._group is not None:
             self._close_group_missing(position)
@@ -423,8 +436,8 @@ class EnvelopeParser:
             elements,
             position,
             "IEA",
-            (_to_int(element(elements, 1)), self._group_count, "groups", "021"),
-            ("ISA13", interchange.control_number, "001"),
+            (_to_int(element(elements, 1)), self._group_count, "groups", codes.TA1_INVALID_GROUP_COUNT),
+            ("ISA13", interchange.control_number, codes.TA1_CONTROL_NUMBER_MISMATCH),
         )
         self._interchange = None
 
@@ -433,13 +446,13 @@ class EnvelopeParser:
         assert interchange is not None
         if self._group is not None:
             self._close_group_missing(position)
-        interchange.codes.append("023")
+        interchange.codes.append(codes.TA1_PREMATURE_END)
         self._error(
             f"interchange {interchange.control_number} has no IEA trailer",
             position,
             "IEA",
             f"IEA*{self._group_count}*{interchange.control_number}",
-            "023",
+            codes.TA1_PREMATURE_END,
         )
         self._interchange = None
 
@@ -447,7 +460,7 @@ class EnvelopeParser:
 
     def _on_gs(self, elements: list[str], position: int, delimiters: Delimiters) -> None:
         if self._interchange is None:
-            self._error("GS outside an interchange", position, "GS", "ISA before GS", "024")
+            self._error("GS outside an interchange", position, "GS", "ISA before GS", codes.TA1_INVALID_GROUP)
             return
         if self._group is not None:
             self._close_group_missing(position)
@@ -462,8 +475,14 @@ class EnvelopeParser:
             file_position=position,
         )
         if not _is_digits(group.control_number, 1, 9):
-            group.codes.append("6")
-            self._error(f"invalid GS06 {group.control_number!r}", position, "GS06", "1 to 9 digits", "6")
+            group.codes.append(codes.GROUP_CONTROL_NUMBER_SYNTAX)
+            self._error(
+                f"invalid GS06 {group.control_number!r}",
+                position,
+                "GS06",
+                "1 to 9 digits",
+                codes.GROUP_CONTROL_NUMBER_SYNTAX,
+            )
         if self.retain:
             self._interchange.groups.append(group)
         self._group = group
@@ -482,8 +501,8 @@ class EnvelopeParser:
             elements,
             position,
             "GE",
-            (group.included, group.received, "transaction sets", "5"),
-            ("GS06", group.control_number, "4"),
+            (group.included, group.received, "transaction sets", codes.GROUP_SET_COUNT_MISMATCH),
+            ("GS06", group.control_number, codes.GROUP_CONTROL_NUMBER_MISMATCH),
         )
         group.seen_set_numbers.clear()
         self._group = None
@@ -493,13 +512,13 @@ class EnvelopeParser:
         assert group is not None
         if self._set is not None:
             self._close_set_missing(position)
-        group.codes.append("3")
+        group.codes.append(codes.GROUP_TRAILER_MISSING)
         self._error(
             f"group {group.control_number} has no GE trailer",
             position,
             "GE",
             f"GE*{group.received}*{group.control_number}",
-            "3",
+            codes.GROUP_TRAILER_MISSING,
         )
         group.seen_set_numbers.clear()
         self._group = None
@@ -523,19 +542,27 @@ class EnvelopeParser:
         if self.retain:
             group.sets.append(set_ack)
         if not set_ack.set_id.isdigit() or len(set_ack.set_id) != 3:
-            set_ack.codes.append("6")
-            self._error(f"invalid ST01 {set_ack.set_id!r}", position, "ST01", "a 3-digit set id", "6")
+            set_ack.codes.append(codes.SET_INVALID_IDENTIFIER)
+            self._error(
+                f"invalid ST01 {set_ack.set_id!r}", position, "ST01", "a 3-digit set id", codes.SET_INVALID_IDENTIFIER
+            )
         if not (4 <= len(set_ack.control_number) <= 9) or not set_ack.control_number.isalnum():
-            set_ack.codes.append("7")
-            self._error(f"invalid ST02 {set_ack.control_number!r}", position, "ST02", "4 to 9 characters", "7")
+            set_ack.codes.append(codes.SET_INVALID_CONTROL_NUMBER)
+            self._error(
+                f"invalid ST02 {set_ack.control_number!r}",
+                position,
+                "ST02",
+                "4 to 9 characters",
+                codes.SET_INVALID_CONTROL_NUMBER,
+            )
         elif set_ack.control_number in group.seen_set_numbers:
-            set_ack.codes.append("23")
+            set_ack.codes.append(codes.SET_CONTROL_NUMBER_NOT_UNIQUE)
             self._error(
                 f"ST02 {set_ack.control_number!r} repeats within group {group.control_number}",
                 position,
                 "ST02",
                 "a control number unique within the group",
-                "23",
+                codes.SET_CONTROL_NUMBER_NOT_UNIQUE,
             )
         group.seen_set_numbers.add(set_ack.control_number)
         self._set = set_ack
@@ -551,13 +578,13 @@ class EnvelopeParser:
         source = from_fields(Source, source_fields)
         self._handler = self.factory(interchange, group, set_ack, source)
         if self._handler is None and not set_ack.codes:
-            set_ack.codes.append("1")
+            set_ack.codes.append(codes.SET_NOT_SUPPORTED)
             self._error(
                 f"transaction set {set_ack.set_id!r} is not supported in a {group.functional_id!r} group",
                 position,
                 "ST01",
                 "810 in an IN group or 997 in an FA group",
-                "1",
+                codes.SET_NOT_SUPPORTED,
             )
 
     def _on_se(self, elements: list[str], position: int, delimiters: Delimiters) -> None:
@@ -571,21 +598,21 @@ class EnvelopeParser:
             elements,
             position,
             "SE",
-            (_to_int(element(elements, 1)), set_ack.segment_count, "segments", "4"),
-            ("ST02", set_ack.control_number, "3"),
+            (_to_int(element(elements, 1)), set_ack.segment_count, "segments", codes.SET_SEGMENT_COUNT_MISMATCH),
+            ("ST02", set_ack.control_number, codes.SET_CONTROL_NUMBER_MISMATCH),
         )
         self._finish_set()
 
     def _close_set_missing(self, position: int) -> None:
         set_ack = self._set
         assert set_ack is not None
-        set_ack.codes.append("2")
+        set_ack.codes.append(codes.SET_TRAILER_MISSING)
         self._error(
             f"transaction set {set_ack.control_number} has no SE trailer",
             position,
             "SE",
             f"SE*{len(self._body) + 2}*{set_ack.control_number}",
-            "2",
+            codes.SET_TRAILER_MISSING,
         )
         self._finish_set()
 
@@ -600,14 +627,18 @@ class EnvelopeParser:
             set_ack.segment_errors.extend(segment_errors)
             for error in segment_errors:
                 self._report_segment_error(error)
-            if any(error.fatal for error in segment_errors) and "5" not in set_ack.codes:
-                set_ack.codes.append("5")
+            if any(error.fatal for error in segment_errors) and codes.SET_SEGMENTS_IN_ERROR not in set_ack.codes:
+                set_ack.codes.append(codes.SET_SEGMENTS_IN_ERROR)
         if set_ack.codes:
             result = None
         else:
             group.accepted += 1
             if set_ack.segment_errors:
                 group.accepted_with_errors += 1
+            if isinstance(result, ParseError):
+                # Valid X12 whose document cannot be used as read (e.g. no vendor): the 997 accepts
+                # the set, and the handler's error says why no document comes of it.
+                self.errors.append(result)
         self.completed.append(CompletedSet(result, set_ack, group, interchange))
         self._set = None
         self._handler = None
@@ -643,17 +674,25 @@ _ENVELOPE_HANDLERS: dict[str, Callable[[EnvelopeParser, list[str], int, Delimite
 
 
 _EXPECTED_ELEMENT = {
-    "1": "a value (mandatory)",
-    "2": "a value (required with the others present)",
-    "6": "a number with only digits, sign and decimal point",
-    "7": "a valid code",
-    "8": "a CCYYMMDD date",
+    codes.ELEMENT_MANDATORY_MISSING: "a value (mandatory)",
+    codes.ELEMENT_CONDITIONAL_MISSING: "a value (required with the others present)",
+    codes.ELEMENT_INVALID_CHARACTER: "a number with only digits, sign and decimal point",
+    codes.ELEMENT_INVALID_CODE: "a valid code",
+    codes.ELEMENT_INVALID_DATE: "a CCYYMMDD date",
 }
-_EXPECTED_SEGMENT = {"3": "the segment (mandatory)", "5": "the segment once"}
+_EXPECTED_SEGMENT = {
+    codes.SEGMENT_MANDATORY_MISSING: "the segment (mandatory)",
+    codes.SEGMENT_EXCEEDS_MAXIMUM_USE: "the segment once",
+}
 
 
 def _is_digits(value: str, shortest: int, longest: int) -> bool:
     return value.isascii() and value.isdigit() and shortest <= len(value) <= longest
+
+
+def _is_id(value: str) -> bool:
+    """An interchange id: printable ASCII (the X12 basic and extended sets hold nothing else)."""
+    return bool(value) and value.isascii() and value.isprintable()
 
 
 def _is_date(value: str, pattern: str) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
+from qbo_sftp_assets.formats.identities import X12Identity
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 
 DEFAULT_DELIMITERS = Delimiters(element="*", component=":", segment="~", repetition="^")
@@ -34,22 +35,22 @@ class Parties:
     ack_requested: bool = False
 
     @classmethod
-    def from_identity(cls, identity: object) -> Parties:
-        """From a `config.X12Identity` (duck-typed: formats/ does not import the config layer)."""
+    def from_identity(cls, identity: X12Identity) -> Parties:
+        """From a partner's `X12Identity`: we send, the partner receives."""
         return cls(
-            sender_qualifier=identity.our_qualifier,  # type: ignore[attr-defined]
-            sender_id=identity.our_id,  # type: ignore[attr-defined]
-            receiver_qualifier=identity.partner_qualifier,  # type: ignore[attr-defined]
-            receiver_id=identity.partner_id,  # type: ignore[attr-defined]
-            sender_group_id=identity.our_group_id,  # type: ignore[attr-defined]
-            receiver_group_id=identity.partner_group_id,  # type: ignore[attr-defined]
-            version=identity.version,  # type: ignore[attr-defined]
-            usage=identity.usage,  # type: ignore[attr-defined]
-            ack_requested=identity.request_ta1,  # type: ignore[attr-defined]
+            sender_qualifier=identity.our_qualifier,
+            sender_id=identity.our_id,
+            receiver_qualifier=identity.partner_qualifier,
+            receiver_id=identity.partner_id,
+            sender_group_id=identity.our_group_id,
+            receiver_group_id=identity.partner_group_id,
+            version=identity.version,
+            usage=identity.usage,
+            ack_requested=identity.request_ta1,
         )
 
 
-def as_parties(identity: object) -> Parties:
+def as_parties(identity: Parties | X12Identity) -> Parties:
     return identity if isinstance(identity, Parties) else Parties.from_identity(identity)
 
 
@@ -70,7 +71,9 @@ class SegmentWriter:
     def __init__(self, delimiters: Delimiters = DEFAULT_DELIMITERS, *, line_breaks: bool = False) -> None:
         self.delimiters = delimiters
         self.terminator = delimiters.segment + ("\n" if line_breaks and delimiters.segment != "\n" else "")
-        self._unsafe = str.maketrans(dict.fromkeys(delimiters.characters() + "\r\n", " "))
+        # Delimiters (X12 has no escape) and control characters (no X12 character set has them).
+        controls = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+        self._unsafe = str.maketrans(dict.fromkeys(delimiters.characters() + controls, " "))
         self.segments: list[str] = []
 
     def clean(self, value: str, longest: int | None = None) -> str:
@@ -96,7 +99,12 @@ class SegmentWriter:
 
 def isa_segment(parties: Parties, control_number: int, as_of: dt.datetime, delimiters: Delimiters) -> str:
     """The fixed-width 106-byte ISA (without its terminator)."""
-    clean = SegmentWriter(delimiters).clean
+    writer = SegmentWriter(delimiters)
+
+    def clean(value: str) -> str:
+        # ISA ids are printable ASCII; an id echoed from a broken partner ISA may hold anything else.
+        return "".join(c if c.isascii() and c.isprintable() else " " for c in writer.clean(value))
+
     repetition = delimiters.repetition if parties.version > "00401" and delimiters.repetition else "U"
     fields = [
         "ISA",

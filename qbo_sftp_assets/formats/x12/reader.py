@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import BinaryIO
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import Bill, Source
-from qbo_sftp_assets.formats.errors import X12ParseError
+from qbo_sftp_assets.formats.errors import ParseError, X12ParseError
 from qbo_sftp_assets.formats.gc_pause import cyclic_gc_paused
 from qbo_sftp_assets.formats.results import ReadResult
 from qbo_sftp_assets.formats.x12.ack_997 import Ack997Reader, AckResult, build_acknowledgments, ta1_result
@@ -32,10 +32,13 @@ from qbo_sftp_assets.formats.x12.tokenizer import X12DelimiterError, iter_segmen
 X12Source = bytes | str | os.PathLike[str] | BinaryIO
 
 
-def _handler_factory(total_tolerance: Decimal) -> HandlerFactory:
+def _handler_factory(total_tolerance: Decimal, our_ids: Collection[str] = ()) -> HandlerFactory:
+    ours = frozenset(our_ids)
+
     def make(interchange: InterchangeAck, group: GroupAck, set_ack: SetAck, source: Source) -> SetHandler | None:
         if set_ack.set_id == "810" and group.functional_id == "IN":
-            return Invoice810Reader(source, total_tolerance=total_tolerance)
+            seller_is_us = interchange.sender_id in ours or group.sender in ours
+            return Invoice810Reader(source, total_tolerance=total_tolerance, seller_is_us=seller_is_us)
         if set_ack.set_id in ("997", "999") and group.functional_id == "FA":
             return Ack997Reader(source)
         return None
@@ -62,9 +65,9 @@ def _file_name(source: X12Source, file: str) -> str:
     return getattr(source, "name", "") if not isinstance(source, bytes) else ""
 
 
-def _parse(source: X12Source, file: str, total_tolerance: Decimal) -> EnvelopeParser:
+def _parse(source: X12Source, file: str, total_tolerance: Decimal, our_ids: Collection[str] = ()) -> EnvelopeParser:
     """Parse a whole file. A broken ISA after the first interchange is recorded, not raised."""
-    parser = EnvelopeParser(file=file, factory=_handler_factory(total_tolerance))
+    parser = EnvelopeParser(file=file, factory=_handler_factory(total_tolerance, our_ids))
     with _open(source) as stream:
         try:
             parser.feed_all(iter_segment_batches(stream, file=file))
@@ -85,9 +88,12 @@ def _parse(source: X12Source, file: str, total_tolerance: Decimal) -> EnvelopePa
 
 
 def read_x12(
-    source: X12Source, *, file: str = "", total_tolerance: Decimal = Decimal(0)
+    source: X12Source, *, file: str = "", total_tolerance: Decimal = Decimal(0), our_ids: Collection[str] = ()
 ) -> tuple[ReadResult, X12Acknowledgment]:
     """Read every interchange of an X12 file: 810 sets become Bills / VendorCredits.
+
+    An interchange sent by one of `our_ids` (ISA06 or GS02, e.g. `X12Identity.our_ids()`) holds our
+    own invoices: its 810s become Invoices to their N1*BT customers (see `invoice_810`).
 
     Returns the `ReadResult` (documents of accepted sets whose group and interchange were not
     rejected; envelopes as dicts; every error with its segment position) and the
@@ -98,7 +104,7 @@ def read_x12(
     # The pause also covers building the result, so that it goes to the oldest generation with the
     # documents instead of setting off a collection of the youngest one, where they all still are.
     with cyclic_gc_paused(promote_survivors=True):
-        parser = _parse(source, name, total_tolerance)
+        parser = _parse(source, name, total_tolerance, our_ids)
         documents = [
             completed.result
             for completed in parser.completed
@@ -118,17 +124,18 @@ def iter_x12_documents(
     *,
     file: str = "",
     total_tolerance: Decimal = Decimal(0),
-    errors: list[X12ParseError] | None = None,
+    errors: list[ParseError] | None = None,
+    our_ids: Collection[str] = (),
 ) -> Iterator[Bill]:
     """Stream the Bills / VendorCredits of a file of any size, each as soon as its SE validates.
 
     Rejected sets are not yielded; their errors are appended to `errors` as they are found (pass a
     list to see them). Memory stays bounded: no per-set record is kept. Group and interchange
     trailers are checked after their sets were yielded; use `read_x12` when a broken GE/IEA must
-    withhold its documents.
+    withhold its documents. `our_ids` as for `read_x12`.
     """
     name = str(file or getattr(stream, "name", "") or "")
-    parser = EnvelopeParser(file=name, factory=_handler_factory(total_tolerance), retain=False)
+    parser = EnvelopeParser(file=name, factory=_handler_factory(total_tolerance, our_ids), retain=False)
     batches = iter_segment_batches(stream, file=name)
     while True:
         # The GC pause covers tokenizing and parsing one batch, never the caller's code between yields.
@@ -148,7 +155,7 @@ def iter_x12_documents(
             return
 
 
-def read_997(source: X12Source, *, file: str = "") -> tuple[list[AckResult], list[X12ParseError]]:
+def read_997(source: X12Source, *, file: str = "") -> tuple[list[AckResult], list[ParseError]]:
     """What a partner's 997s / 999s (and TA1s) in this file say about our interchanges, groups and sets.
 
     Returns the results and the errors found on the way: a 997 set that is itself malformed (say, a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qbo_sftp_assets.formats.x12.envelope import InterchangeAck
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, X12DelimiterError
 
-# Byte offsets of the fixed-width ISA fields (edi.md §1.1), used when the delimiters are unreadable.
+# Byte offsets of the fixed-width ISA fields (docs/edi-rules.md §1.1), used when the delimiters are unreadable.
 _ISA_FIELDS = {
     "sender_qualifier": (32, 34),
     "sender_id": (35, 50),

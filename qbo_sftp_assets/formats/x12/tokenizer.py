@@ -2,11 +2,16 @@
 
 The file is read in chunks of `CHUNK_SIZE` bytes; each chunk is cut at its last segment terminator,
 decoded once and split with `str.split`, so memory stays bounded and no Python loop runs per byte.
+
+Layout between segments is skipped: a line break after a terminator always, and blanks (spaces, tabs,
+further line breaks) between a terminator and the next segment id, never inside a segment. A batch
+that needed the latter says so (`normalised`), for the envelope to report it.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,7 +23,7 @@ from qbo_sftp_assets.formats.errors import X12ParseError
 CHUNK_SIZE = 1 << 15
 ISA_LENGTH = 106
 MAX_SEGMENT_BYTES = 1 << 20
-# 0-based offsets in a fixed-width ISA where the element separator must repeat (edi.md §1.1).
+# 0-based offsets in a fixed-width ISA where the element separator must repeat (docs/edi-rules.md §1.1).
 _FIXED_SEPARATOR_OFFSETS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
 _SNIFF_WINDOW = 512
 _BLANK = b" \t\r\n\x00"
@@ -48,6 +53,7 @@ class SegmentBatch:
     first_position: int
     segments: list[list[str]]
     delimiters: Delimiters
+    normalised: bool = False  # blanks between a terminator and the next segment id were skipped
 
 
 class X12DelimiterError(X12ParseError):
@@ -151,6 +157,11 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def _starts_blank(raw: bytes) -> bool:
+    """Whether a segment's bytes begin with a space or tab (after the usual line break)."""
+    return raw.lstrip(b"\r\n")[:1] in (b" ", b"\t")
+
+
 def _normalize_line_breaks(text: str, terminator: str) -> str:
     if "\r" not in text and "\n" not in text:
         return text
@@ -200,14 +211,64 @@ class _Buffer:
                 return
 
 
-def _find_segment_start(data: bytes, pattern: bytes, begin: int, end: int, terminator: bytes) -> int:
-    """The offset of the first segment in data[begin:end] that starts with `pattern`, or -1."""
+def _find_segment_start(data: bytes, pattern: bytes, begin: int, end: int, terminator: bytes, blanks: bytes) -> int:
+    """The offset of the first segment in data[begin:end] that starts with `pattern`, or -1.
+
+    A segment starts right after a terminator or a line break, or after blanks that follow a terminator.
+    """
     at = data.find(pattern, begin, end)
     while at >= 0:
         if at == begin or data[at - 1 : at] in (terminator, b"\r", b"\n"):
             return at
+        first_blank = at
+        while first_blank > begin and data[first_blank - 1] in blanks:
+            first_blank -= 1
+        if first_blank < at and (first_blank == begin or data[first_blank - 1 : first_blank] == terminator):
+            return at
         at = data.find(pattern, at + 1, end)
     return -1
+
+
+class _Layout:
+    """What counts as blank between the segments of one interchange, and how to find it fast.
+
+    Blanks are space, tab, CR and LF, less any the interchange uses as a delimiter. A plain file has
+    none right after a terminator, and the check must cost little there: a two-character search that
+    starts with the (frequent) terminator takes about a tenth of a chunk's split, so it is made only
+    for a blank that occurs in the chunk at all (tabs and line breaks rarely do once line breaks
+    after terminators are removed) and always for the space.
+    """
+
+    def __init__(self, delimiters: Delimiters) -> None:
+        terminator = delimiters.segment
+        used = delimiters.characters()
+        self.blanks = "".join(c for c in " \t\r\n" if c not in used)
+        self.blank_bytes = self.blanks.encode("ascii")
+        # A terminator that is itself a line break makes an empty line a blank, not an empty segment.
+        self.skip_empty = terminator in "\r\n"
+        self.probes = tuple((blank, terminator + blank) for blank in self.blanks)
+        if self.skip_empty:
+            self.probes += ((terminator, terminator * 2),)
+
+    def is_loose(self, text: str) -> bool:
+        """Whether `text` (a chunk cut after a terminator) has blanks after any of its terminators."""
+        if text[:1] and text[:1] in self.blanks:
+            return True
+        return any(blank in text and marker in text for blank, marker in self.probes)
+
+    def tighten(self, parts: list[str]) -> list[str]:
+        """The parts without their leading blanks. A blank part between two terminators stays an
+        empty segment (an error), unless the terminator is a line break: then it is an empty line."""
+        blanks = self.blanks
+        if self.skip_empty:
+            return [tight for tight in (part.lstrip(blanks) for part in parts) if tight]
+        return [part.lstrip(blanks) for part in parts]
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_of(delimiters: Delimiters) -> _Layout:
+    """One `_Layout` per set of delimiters: files of many small interchanges would rebuild it each time."""
+    return _Layout(delimiters)
 
 
 def iter_segment_batches(stream: BinaryIO, *, file: str = "", chunk_size: int = CHUNK_SIZE) -> Iterator[SegmentBatch]:
@@ -243,6 +304,7 @@ def _iter_interchange_body(buffer: _Buffer, delimiters: Delimiters, position: in
     terminator = delimiters.segment.encode("ascii")
     separator = delimiters.element
     iea = b"IEA" + separator.encode("ascii")
+    layout = _layout_of(delimiters)
     while True:
         data = buffer.data
         last = data.rfind(terminator, buffer.start)
@@ -263,12 +325,12 @@ def _iter_interchange_body(buffer: _Buffer, delimiters: Delimiters, position: in
             if rest.strip(_BLANK):
                 # An unterminated last segment: keep it, the envelope check reports what is missing.
                 text = _decode(rest.strip(_BLANK))
-                yield SegmentBatch(position, [text.split(separator)], delimiters)
+                yield SegmentBatch(position, [text.split(separator)], delimiters, _starts_blank(rest))
                 position += 1
             buffer.start = len(buffer.data)
             return position
         end = last + 1
-        found = _find_segment_start(data, iea, buffer.start, end, terminator)
+        found = _find_segment_start(data, iea, buffer.start, end, terminator, layout.blank_bytes)
         finished = found >= 0
         if finished:
             end = data.find(terminator, found) + 1
@@ -277,9 +339,12 @@ def _iter_interchange_body(buffer: _Buffer, delimiters: Delimiters, position: in
         text = _normalize_line_breaks(_decode(raw), delimiters.segment)
         parts = text.split(delimiters.segment)
         parts.pop()
+        loose = layout.is_loose(text)
+        if loose:
+            parts = layout.tighten(parts)
         segments = [part.split(separator) for part in parts]
         if segments:
-            yield SegmentBatch(position, segments, delimiters)
+            yield SegmentBatch(position, segments, delimiters, loose)
             position += len(segments)
         buffer.start = end
         if finished:

@@ -13,6 +13,8 @@ QBO paths (same as Intuit's, under one base URL):
   POST /v3/company/{realmId}/{entity}              create / update (sparse) / ?operation=delete|void
   GET  /v3/company/{realmId}/cdc                   ?entities=A,B&changedSince=...
   POST /v3/company/{realmId}/batch                 BatchItemRequest, at most 30 items
+  POST /v3/company/{realmId}/upload                multipart files (+ Attachable metadata) -> AttachableResponse
+  GET  /v3/company/{realmId}/download/{id}         the attachment's temporary download URL, as text
   GET  /v3/company/{realmId}/preferences, /v3/company/{realmId}/companyinfo/{realmId}
 
 Sandbox control paths (not QBO; for tests and demos), all JSON:
@@ -24,7 +26,8 @@ Sandbox control paths (not QBO; for tests and demos), all JSON:
   POST   /_sandbox/reset         fresh seed data, tokens, limits and counters
   POST   /_sandbox/clock         {"advance_seconds": S}: move the sandbox clock forward
   POST   /_sandbox/tokens/expire {"realm"?}: expire the access tokens now
-  POST   /_sandbox/preferences   {"name": "WarnDuplicateBillNumber", "value": bool, "realm"?}
+  POST   /_sandbox/preferences   {"name": "WarnDuplicateBillNumber" | "MultiCurrencyEnabled", "value": bool, "realm"?}
+  GET    /_sandbox/files/{realmId}/{attachableId}/{token}   an uploaded file (an Attachable's TempDownloadUri)
 """
 
 from qbo_sftp_assets.sandbox.qbo_server.app import create_app

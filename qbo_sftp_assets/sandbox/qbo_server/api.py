@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qbo_sftp_assets.sandbox.qbo_server import faults, wire
+from qbo_sftp_assets.sandbox.qbo_server import attachments, faults, wire
 from qbo_sftp_assets.sandbox.qbo_server.batch import batch_items, run_batch
 from qbo_sftp_assets.sandbox.qbo_server.cdc import cdc_query_responses
 from qbo_sftp_assets.sandbox.qbo_server.clock import qbo_response_time
@@ -154,6 +156,20 @@ async def route(request: Request, sandbox: SandboxState, realm: RealmState, rest
         return await write_with_replay(
             request, sandbox, realm, lambda body: run_batch_write(sandbox, realm, body, with_requestid)
         )
+    if parts == ["upload"] and method == "POST":
+        base_url = str(request.base_url).rstrip("/")
+        content_type = request.headers.get("content-type", "")
+        return await write_with_replay(
+            request,
+            sandbox,
+            realm,
+            lambda body: run_upload(sandbox, realm, body, base_url),
+            parse=lambda raw: attachments.parse_multipart(raw, content_type),
+        )
+    if len(parts) == 2 and parts[0] == "download" and method == "GET":
+        with sandbox.lock:
+            link = attachments.download_link(realm.store, parts[1])
+        return Response(link, media_type="text/plain")
     if parts == ["preferences"] and method == "GET":
         with sandbox.lock:
             return json_response({"Preferences": realm.store.preferences, "time": now_text(sandbox)})
@@ -171,7 +187,11 @@ async def route(request: Request, sandbox: SandboxState, realm: RealmState, rest
             return json_response({kind.name: row.data, "time": now_text(sandbox)})
     if kind is not None and len(parts) == 1 and method == "POST":
         operation = request.query_params.get("operation")
-        allow_dup = "allowduplicatedocnum" in request.query_params.get("include", "").lower()
+        include = request.query_params.get("include", "").lower()
+        allow_dup = "allowduplicatedocnum" in include
+        if operation == "update" and "void" in include.split(","):
+            # How QBO voids a BillPayment (and Payment, SalesReceipt): a sparse update with include=void.
+            operation = "void"
 
         def write(body: object) -> Response:
             with sandbox.lock:
@@ -219,7 +239,27 @@ def run_batch_write(sandbox: SandboxState, realm: RealmState, body: object, with
         return json_response({"BatchItemResponse": outcome.items, "time": now_text(sandbox)})
 
 
-async def write_with_replay(request: Request, sandbox: SandboxState, realm: RealmState, write) -> Response:
+def run_upload(sandbox: SandboxState, realm: RealmState, parts: list[attachments.Part], base_url: str) -> Response:
+    with sandbox.lock:
+        items, writes = attachments.run_upload(realm.store, parts, base_url)
+        record_writes(sandbox, realm, writes)
+        return json_response({"AttachableResponse": items, "time": now_text(sandbox)})
+
+
+def json_body(raw: bytes) -> object:
+    try:
+        return wire.loads(raw) if raw.strip() else None
+    except ValueError as error:
+        raise faults.request_body_error(f"Request body is not valid JSON: {error}") from error
+
+
+async def write_with_replay(
+    request: Request,
+    sandbox: SandboxState,
+    realm: RealmState,
+    write: Callable[[Any], Response],
+    parse: Callable[[bytes], Any] = json_body,
+) -> Response:
     """Run a write once per `requestid`: a repeated id gets the stored answer and writes nothing."""
     request_id = request.query_params.get("requestid")
     limit = MAX_BATCH_REQUESTID_LENGTH if request.url.path.endswith("/batch") else MAX_REQUESTID_LENGTH
@@ -234,11 +274,7 @@ async def write_with_replay(request: Request, sandbox: SandboxState, realm: Real
             if stored is not None:
                 realm.requestid_replays += 1
                 return Response(stored.body, status_code=stored.status, media_type=stored.media_type)
-    try:
-        body = wire.loads(raw) if raw.strip() else None
-    except ValueError as error:
-        raise faults.request_body_error(f"Request body is not valid JSON: {error}") from error
-    response = write(body)
+    response = write(parse(raw))
     if request_id is not None and response.status_code < 300:
         # Only successes are kept: a fault (e.g. 5010) must stay retryable with the same requestid.
         with sandbox.lock:

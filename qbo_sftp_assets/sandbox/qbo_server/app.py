@@ -75,6 +75,7 @@ def create_app(settings: SandboxSettings, state: SandboxState | None = None) -> 
         Route("/_sandbox/clock", control.advance_clock, methods=["POST"]),
         Route("/_sandbox/tokens/expire", control.expire_tokens, methods=["POST"]),
         Route("/_sandbox/preferences", control.set_preference, methods=["POST"]),
+        Route("/_sandbox/files/{realm_id}/{attachable_id}/{token}", control.attachment_file, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = sandbox

@@ -26,7 +26,7 @@ def batch_items(body: object, max_items: int, with_requestid: bool = False) -> l
     if not isinstance(body, dict) or not isinstance(body.get("BatchItemRequest"), list):
         raise faults.required_param_missing("BatchItemRequest")
     items = body["BatchItemRequest"]
-    # Code 1040 comes from a third-party error list (reference §9, unconfirmed by Intuit).
+    # Code 1040 comes from a third-party error list (help.redteam.com's QuickBooks error codes; unconfirmed by Intuit).
     if len(items) > max_items:
         raise faults.validation_fault(
             "1040",

@@ -21,7 +21,7 @@ def cdc_query_responses(
     kinds = []
     for name in entities.split(","):
         kind = kind_by_name_insensitive(name.strip())
-        if kind is None:
+        if kind is None or not kind.in_cdc:
             raise faults.validation_fault(
                 "2030", "Invalid ID", f"Entity {name.strip()!r} is not supported by change data capture", "entities"
             )

@@ -1,12 +1,13 @@
-"""`/_sandbox/...` control endpoints for tests and demos: faults, stats, reset, clock, tokens, prefs."""
+"""`/_sandbox/...` control endpoints for tests and demos: faults, stats, reset, clock, tokens, prefs, files."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from qbo_sftp_assets.sandbox.qbo_server import attachments
 from qbo_sftp_assets.sandbox.qbo_server.clock import qbo_response_time
 from qbo_sftp_assets.sandbox.qbo_server.limits import FaultRule
 from qbo_sftp_assets.sandbox.qbo_server.state import SandboxState
@@ -78,3 +79,16 @@ async def set_preference(request: Request) -> JSONResponse:
         return JSONResponse({"error": "unknown realm"}, status_code=404)
     sandbox.set_preference(name, value, realm)
     return JSONResponse({"name": name, "value": value})
+
+
+async def attachment_file(request: Request) -> Response:
+    """An uploaded file, as an Attachable's TempDownloadUri serves it (no bearer token, like a presigned URL)."""
+    sandbox: SandboxState = request.app.state.sandbox
+    params = request.path_params
+    realm = sandbox.realms.get(params["realm_id"])
+    with sandbox.lock:
+        found = attachments.stored_file(realm.store, params["attachable_id"], params["token"]) if realm else None
+    if found is None:
+        return Response("Not Found", status_code=404, media_type="text/plain")
+    disposition = f'attachment; filename="{found.file_name.replace(chr(34), "")}"'
+    return Response(found.content, media_type=found.content_type, headers={"Content-Disposition": disposition})

@@ -18,6 +18,10 @@ class EntityKind:
     duplicate_docnumber_pref: str | None = None
     # Name-like field that must be unique within the company (name lists only).
     unique_name_field: str | None = None
+    # Read and query only: QBO creates these itself (TaxCode comes from the tax service, not the API).
+    read_only: bool = False
+    # Whether change data capture serves it (Intuit's change-data-capture page excludes TaxCode).
+    in_cdc: bool = True
 
     @property
     def path(self) -> str:
@@ -34,8 +38,10 @@ ENTITY_KINDS: dict[str, EntityKind] = {
         EntityKind("Item", "Items", True, unique_name_field="Name"),
         EntityKind("Term", "Terms", True, unique_name_field="Name"),
         EntityKind("Department", "Departments", True, unique_name_field="Name"),
+        EntityKind("Employee", "Employees", True, unique_name_field="DisplayName"),
+        EntityKind("TaxCode", "TaxCodes", True, unique_name_field="Name", read_only=True, in_cdc=False),
         EntityKind("Bill", "Bills", False, deletable=True, duplicate_docnumber_pref="WarnDuplicateBillNumber"),
-        # Invoice numbers have no duplicate-warning preference (reference §3.4).
+        # Invoice numbers have no duplicate-warning preference (Intuit's Preferences page has none).
         EntityKind("Invoice", "Invoices", False, deletable=True, voidable=True),
         EntityKind(
             "JournalEntry",
@@ -45,6 +51,10 @@ ENTITY_KINDS: dict[str, EntityKind] = {
             duplicate_docnumber_pref="WarnDuplicateJournalNumber",
         ),
         EntityKind("VendorCredit", "VendorCredits", False, deletable=True),
+        # python-quickbooks voids a BillPayment with `operation=update&include=void` (VoidMixin).
+        EntityKind("BillPayment", "BillPayments", False, deletable=True, voidable=True),
+        # Notes via the JSON endpoint, files via the multipart `upload` endpoint (api.upload).
+        EntityKind("Attachable", "Attachables", False, deletable=True),
     )
 }
 
@@ -55,8 +65,8 @@ SINGLETON_KINDS: dict[str, EntityKind] = {
 
 KINDS_BY_PATH: dict[str, EntityKind] = {kind.path: kind for kind in ENTITY_KINDS.values()}
 
-# Vendor, Customer (and Employee) share one namespace of display names in QBO.
-SHARED_DISPLAY_NAME_KINDS = ("Vendor", "Customer")
+# Vendor, Customer and Employee share one namespace of display names in QBO.
+SHARED_DISPLAY_NAME_KINDS = ("Vendor", "Customer", "Employee")
 
 
 def kind_by_name(name: str) -> EntityKind | None:

@@ -69,7 +69,7 @@ def stale_object() -> QboFault:
     )
 
 
-# 6000 is QBO's business-validation family (reference §9); the exact detail texts are the sandbox's own.
+# 6000 is QBO's business-validation family (Intuit's error-code page); the exact detail texts are the sandbox's own.
 def business_validation(detail: str, element: str = "") -> QboFault:
     return validation_fault(
         "6000",

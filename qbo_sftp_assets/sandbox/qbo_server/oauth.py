@@ -101,7 +101,7 @@ def client_authenticated(sandbox: SandboxState, request: Request) -> bool:
 
 
 async def token(request: Request) -> Response:
-    """Code exchange and refresh; every refresh rotates the refresh token."""
+    """Code exchange and refresh; refresh tokens rotate daily, or on every refresh if so configured."""
     sandbox: SandboxState = request.app.state.sandbox
     if not client_authenticated(sandbox, request):
         return oauth_error("invalid_client", 401)

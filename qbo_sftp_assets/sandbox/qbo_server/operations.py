@@ -13,6 +13,8 @@ def perform_write(
     """Apply one write as QBO would; `operation` is None/"create"/"update" (by Id), "delete" or "void"."""
     if not isinstance(payload, dict):
         raise faults.request_body_error(f"The request body must be a {kind.name} object")
+    if kind.read_only:
+        raise faults.unsupported_operation(str(operation or "create"), kind.name)
     if operation == "delete":
         return store.delete(kind, payload)
     if operation == "void":

@@ -16,7 +16,9 @@ TOKEN_PATTERN = re.compile(
     r"\s*(?:(?P<string>'(?:[^'\\]|\\.|'')*')|(?P<number>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|=|<|>)"
     r"|(?P<punct>[*(),])|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))"
 )
-OPERATORS = ("=", "<", ">", "<=", ">=", "IN", "LIKE")
+# `!=` is not in Intuit's list, but QBO answers it: python-quickbooks' integration suite runs
+# `FullyQualifiedName != 'Accounts Receivable (A/R)'` against Intuit's sandbox (test_transfer.py).
+OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "IN", "LIKE")
 DATE_FIELDS = ("txndate", "duedate")
 
 
@@ -185,7 +187,7 @@ class Parser:
         operator = token.text.upper()
         if operator not in OPERATORS:
             self.index -= 1
-            raise self.fail("an operator (=, <, >, <=, >=, IN, LIKE)")
+            raise self.fail("an operator (=, !=, <, >, <=, >=, IN, LIKE)")
         if operator == "IN":
             self.expect_punct("(")
             values = [self.literal()]
@@ -213,18 +215,26 @@ def parse_query(text: str, max_results_cap: int = 1000) -> Query:
 
 
 def field_value(data: dict, path: str) -> Any:
-    """Look a dotted path up case-insensitively; a reference compares by its `value`."""
-    current: Any = data
-    for part in path.split("."):
-        if not isinstance(current, dict):
-            return None
-        match = next((key for key in current if key.lower() == part.lower()), None)
-        if match is None:
-            return None
-        current = current[match]
-    if isinstance(current, dict) and "value" in current:
-        return current["value"]
-    return current
+    """Look a dotted path up case-insensitively; a reference compares by its `value`.
+
+    A list on the way (`AttachableRef.EntityRef.value`) yields the list of its members' values.
+    """
+    return lookup(data, path.split("."))
+
+
+def lookup(current: Any, parts: list[str]) -> Any:
+    if isinstance(current, list):
+        return [lookup(item, parts) for item in current]
+    if not parts:
+        if isinstance(current, dict) and "value" in current:
+            return current["value"]
+        return current
+    if not isinstance(current, dict):
+        return None
+    match = next((key for key in current if key.lower() == parts[0].lower()), None)
+    if match is None:
+        return None
+    return lookup(current[match], parts[1:])
 
 
 def comparable(path: str, value: Any) -> Any:
@@ -253,7 +263,9 @@ def comparable(path: str, value: Any) -> Any:
             return str(value)
     if isinstance(value, str) and value.lower() in ("true", "false") and lowered == "active":
         return value.lower() == "true"
-    return value
+    # QBO compares text without regard to case (`Name = 'operating checking'` finds "Operating
+    # Checking"), as its duplicate-name check does.
+    return value.lower() if isinstance(value, str) else value
 
 
 def coerce_like(left: Any, right: Any) -> Any:
@@ -275,10 +287,24 @@ def like(value: Any, pattern: str) -> bool:
 
 def matches(data: dict, condition: Condition) -> bool:
     stored = field_value(data, condition.path)
+    if isinstance(stored, list):
+        # A field inside a list matches when any member does.
+        return any(matches_value(flatten_one(value), condition) for value in stored)
+    return matches_value(stored, condition)
+
+
+def flatten_one(value: Any) -> Any:
+    while isinstance(value, list):
+        value = value[0] if value else None
+    return value
+
+
+def matches_value(stored: Any, condition: Condition) -> bool:
     if condition.operator == "LIKE":
         return like(stored, str(condition.values[0]))
     left = comparable(condition.path, stored)
     rights = [coerce_like(left, comparable(condition.path, value)) for value in condition.values]
+    # A row without the field matches no comparison, `!=` included (as SQL treats NULL).
     if left is None:
         return False
     try:
@@ -286,11 +312,12 @@ def matches(data: dict, condition: Condition) -> bool:
             return any(left == right for right in rights)
         right = rights[0]
         return {
-            "<": left < right,
-            ">": left > right,
-            "<=": left <= right,
-            ">=": left >= right,
-        }[condition.operator]
+            "!=": lambda: left != right,
+            "<": lambda: left < right,
+            ">": lambda: left > right,
+            "<=": lambda: left <= right,
+            ">=": lambda: left >= right,
+        }[condition.operator]()
     except TypeError as error:
         raise faults.query_validation_error(f"Cannot compare {condition.path} with the given value") from error
 

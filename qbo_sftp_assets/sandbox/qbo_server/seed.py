@@ -28,10 +28,13 @@ def seed_realm(store: RealmStore, spec: RealmSpec, with_data: bool = True) -> No
     now = store.clock.now()
     store.preferences = default_preferences(now)
     store.company_info = company_info(spec, now)
+    old = now - NAME_LIST_AGE
+    # A US company without automated sales tax comes with the two codes lines refer to by Id.
+    for code, taxable in (("TAX", True), ("NON", False)):
+        store.create(ENTITY_KINDS["TaxCode"], {"Name": code, "Taxable": taxable}, at=old, entity_id=code)
     if not with_data or spec.seed_profile == "empty":
         return
     profile = seed_profiles()[spec.seed_profile]
-    old = now - NAME_LIST_AGE
     ids: dict[tuple[str, str], str] = {}
 
     def create(kind_name: str, payload: dict, key: str, at=old) -> str:
@@ -101,6 +104,25 @@ def seed_realm(store: RealmStore, spec: RealmSpec, with_data: bool = True) -> No
         payload = {"TxnDate": day.isoformat(), "CustomerRef": {"value": ids[("Customer", invoice["Customer"])]}}
         payload["Line"] = lines
         create("Invoice", payload, str(number), at=now - timedelta(days=invoice["DaysAgo"]))
+    for employee in profile["employees"]:
+        create("Employee", dict(employee), employee["EmployeeNumber"])
+    for number, payment in enumerate(profile["bill_payments"], start=1):
+        bill_id = ids[("Bill", payment["Bill"])]
+        bill = store.row("Bill", bill_id)
+        assert bill is not None
+        payload = {
+            "VendorRef": {"value": bill.data["VendorRef"]["value"]},
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": ids[("Account", payment["BankAccount"])]}},
+            "TotalAmt": payment["Amount"],
+            "TxnDate": (today - timedelta(days=payment["DaysAgo"])).isoformat(),
+            "PrivateNote": payment["Note"],
+            "Line": [{"Amount": payment["Amount"], "LinkedTxn": [{"TxnId": bill_id, "TxnType": "Bill"}]}],
+        }
+        create("BillPayment", payload, str(number), at=now - timedelta(days=payment["DaysAgo"]))
+    for number, attachable in enumerate(profile["attachables"], start=1):
+        ref = {"EntityRef": {"type": "Bill", "value": ids[("Bill", attachable["Bill"])]}}
+        create("Attachable", {"Note": attachable["Note"], "AttachableRef": [ref]}, str(number))
 
 
 def default_preferences(now) -> dict:
@@ -108,6 +130,7 @@ def default_preferences(now) -> dict:
     stamp = qbo_timestamp(now - NAME_LIST_AGE)
     return {
         "AccountingInfoPrefs": {
+            "TaxYearMonth": "January",
             "TrackDepartments": True,
             "DepartmentTerminology": "Location",
             "ClassTrackingPerTxn": False,

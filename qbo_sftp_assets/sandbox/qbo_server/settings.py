@@ -36,8 +36,17 @@ class SandboxSettings:
     # (Intuit matches a registered list exactly; tests use ephemeral loopback ports).
     redirect_uris: tuple[str, ...] | None = None
     access_token_lifetime: float = 3600.0
-    # Seconds the previous refresh token keeps working after a rotation. Intuit's current help
-    # article says it dies at once (0); older docs said 24 h.
+    # When a refresh returns a new refresh token. "daily" is Intuit's cadence: the same refresh token
+    # comes back for about a day and is replaced every 24-26 h (Intuit staff in intuit/oauth-jsclient#74
+    # and IntuitDeveloper/oauth2-nodejs#2). "every_refresh" rotates on every call, a
+    # harsher world the rotation tests ask for explicitly.
+    refresh_token_rotation: Literal["daily", "every_refresh"] = "daily"
+    # Under "daily", a refresh token is replaced once it is older than `after` plus a random share of
+    # `jitter` (Intuit: "does not necessarily change exactly at 24 hours").
+    refresh_token_rotation_after: float = 24 * 3600.0
+    refresh_token_rotation_jitter: float = 2 * 3600.0
+    # Seconds the previous refresh token keeps working once a new one was returned. Intuit's current
+    # help article says it dies at once (0); older docs said 24 h.
     refresh_token_grace: float = 0.0
     refresh_token_lifetime: float = 100 * 24 * 3600.0
     authorization_code_lifetime: float = 300.0

@@ -119,9 +119,13 @@ class SandboxState:
             return self.tokens.refresh_counts[self.realm(realm_id).spec.realm_id]
 
     def set_preference(self, name: str, value: bool, realm_id: str | None = None) -> None:
-        """Set an `OtherPrefs` switch such as WarnDuplicateBillNumber."""
+        """Set an `OtherPrefs` switch such as WarnDuplicateBillNumber, or `MultiCurrencyEnabled`."""
         with self.lock:
-            self.store(realm_id).set_other_pref(name, value)
+            store = self.store(realm_id)
+            if name == "MultiCurrencyEnabled":
+                store.preferences.setdefault("CurrencyPrefs", {})["MultiCurrencyEnabled"] = value
+            else:
+                store.set_other_pref(name, value)
 
     def record_webhook_result(self, delivered: bool) -> None:
         with self.lock:

@@ -1,7 +1,9 @@
-"""OAuth 2.0 bookkeeping: authorization codes, access tokens, rotating refresh tokens, per realm."""
+"""OAuth 2.0 bookkeeping: authorization codes, access tokens, refresh tokens rotated daily (or on every refresh)."""
 
 from __future__ import annotations
 
+import math
+import random
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -38,7 +40,10 @@ class AccessToken:
 class RefreshToken:
     realm_id: str
     expires_at: datetime
+    # Under the "daily" cadence, the first refresh at or after this moment returns a new token.
+    rotate_at: datetime
     superseded_at: datetime | None = None
+    successor: str | None = None
     revoked: bool = False
 
 
@@ -87,16 +92,26 @@ class TokenRegistry:
         return code
 
     def issue(self, realm_id: str) -> IssuedTokens:
+        """A new access token and a new refresh token (code exchange, or a rotation)."""
+        now = self.clock.now()
+        refresh = "RT1-" + secrets.token_urlsafe(40)
+        settings = self.settings
+        rotate_after = settings.refresh_token_rotation_after + random.uniform(0, settings.refresh_token_rotation_jitter)
+        self.refresh_tokens[refresh] = RefreshToken(
+            realm_id,
+            now + timedelta(seconds=settings.refresh_token_lifetime),
+            rotate_at=now + timedelta(seconds=rotate_after),
+        )
+        return self.with_new_access_token(realm_id, refresh)
+
+    def with_new_access_token(self, realm_id: str, refresh: str) -> IssuedTokens:
+        """A new access token paired with `refresh`, whose remaining life the response reports."""
         now = self.clock.now()
         access = "eyJ" + secrets.token_urlsafe(96)
-        refresh = "RT1-" + secrets.token_urlsafe(40)
         self.access_tokens[access] = AccessToken(realm_id, now + timedelta(seconds=self.settings.access_token_lifetime))
-        self.refresh_tokens[refresh] = RefreshToken(
-            realm_id, now + timedelta(seconds=self.settings.refresh_token_lifetime)
-        )
-        return IssuedTokens(
-            access, refresh, int(self.settings.access_token_lifetime), int(self.settings.refresh_token_lifetime)
-        )
+        # Intuit reports the refresh token's remaining life, which shrinks while it is reused (oauth-jsclient#74).
+        remaining = (self.refresh_tokens[refresh].expires_at - now).total_seconds()
+        return IssuedTokens(access, refresh, int(self.settings.access_token_lifetime), math.ceil(remaining))
 
     def exchange_code(self, code: str, redirect_uri: str) -> tuple[str, IssuedTokens]:
         record = self.codes.get(code)
@@ -119,10 +134,25 @@ class TokenRegistry:
         if record.superseded_at is not None and now >= record.superseded_at + grace:
             self.invalid_grants[record.realm_id] += 1
             raise InvalidGrant("Incorrect or invalid refresh token")
-        if record.superseded_at is None:
-            record.superseded_at = now
         self.refresh_counts[record.realm_id] += 1
-        return record.realm_id, self.issue(record.realm_id)
+        if record.superseded_at is not None:
+            # A replaced token still inside its grace period: hand out the newest token of its line.
+            latest = refresh_token
+            while self.refresh_tokens[latest].successor is not None:
+                latest = str(self.refresh_tokens[latest].successor)
+            if self.settings.refresh_token_rotation == "daily" and now < self.refresh_tokens[latest].rotate_at:
+                return record.realm_id, self.with_new_access_token(record.realm_id, latest)
+            return record.realm_id, self.rotate(self.refresh_tokens[latest], latest)
+        if self.settings.refresh_token_rotation == "daily" and now < record.rotate_at:
+            return record.realm_id, self.with_new_access_token(record.realm_id, refresh_token)
+        return record.realm_id, self.rotate(record, refresh_token)
+
+    def rotate(self, record: RefreshToken, token: str) -> IssuedTokens:
+        """Replace `token` by a new refresh token; the old one lives on only for the grace period."""
+        issued = self.issue(record.realm_id)
+        record.superseded_at = self.clock.now()
+        record.successor = issued.refresh_token
+        return issued
 
     def revoke(self, token: str) -> bool:
         """Revoking either token ends the whole connection of that realm, as Intuit's revoke does."""

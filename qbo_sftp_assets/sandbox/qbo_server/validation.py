@@ -52,8 +52,13 @@ def clean_payload(value: Any) -> Any:
     return value
 
 
-def writable_fields(payload: dict) -> dict:
-    return {key: value for key, value in payload.items() if key not in SYSTEM_FIELDS}
+# A BillPayment's TotalAmt is the amount paid, which the client states (QBO: required on create).
+CLIENT_SET_TOTAL_KINDS = frozenset({"BillPayment"})
+
+
+def writable_fields(payload: dict, kind: EntityKind | None = None) -> dict:
+    system = SYSTEM_FIELDS - {"TotalAmt"} if kind is not None and kind.name in CLIENT_SET_TOTAL_KINDS else SYSTEM_FIELDS
+    return {key: value for key, value in payload.items() if key not in system}
 
 
 def prepare(store: RealmStore, kind: EntityKind, data: dict, own_id: str | None, allow_dup_docnum: bool) -> dict:
@@ -73,9 +78,27 @@ def amount_of(value: Any, element: str) -> Decimal:
         raise faults.required_param_missing(element)
     if not amount.is_finite():
         raise faults.request_body_error(f"Invalid amount for {element}: {value!r}")
-    if amount.as_tuple().exponent < -5 or abs(amount) >= Decimal(10) ** 15:
-        raise faults.request_body_error(f"Amount {element} exceeds the 15-digit, 5-decimal limit")
+    if not within_amount_limit(amount):
+        raise faults.request_body_error(
+            f"Amount {element} {value} exceeds QBO's limit of 15 digits with at most 5 decimals"
+        )
     return amount
+
+
+def within_amount_limit(amount: Decimal) -> bool:
+    """QBO documents amounts as "Max 15 digits in 10.5 format": 15 significant digits, 5 decimals at most.
+
+    Trailing fraction zeros do not count (218.40 is four digits); the sandbox reads "10.5" as the
+    decimal limit only, so 9999999999999.99 (15 digits) is accepted.
+    """
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    decimals = max(0, -exponent)
+    integer_digits = max(0, len(digits) + exponent) if amount.adjusted() >= 0 else 0
+    significant = integer_digits + decimals
+    return decimals <= 5 and significant <= 15
 
 
 def resolve_ref(store: RealmStore, entity: str, ref: Any, element: str, required: bool = False) -> dict | None:
@@ -116,6 +139,40 @@ def txn_date(store: RealmStore, data: dict) -> date:
         return date.fromisoformat(str(data["TxnDate"])[:10])
     except ValueError as error:
         raise faults.request_body_error(f"Invalid date for TxnDate: {data['TxnDate']!r}") from error
+
+
+CURRENCY_NAMES = {
+    "USD": "United States Dollar",
+    "CAD": "Canadian Dollar",
+    "EUR": "Euro",
+    "GBP": "British Pound Sterling",
+    "MXN": "Mexican Peso",
+    "AUD": "Australian Dollar",
+}
+
+
+def currency_ref(store: RealmStore, data: dict) -> dict:
+    """The object's CurrencyRef: the home currency by default; another only if multicurrency is on.
+
+    Intuit: US companies have multicurrency off by default, and then every object is in the home
+    currency (Intuit blog 2015-06-18, "Multicurrency for US companies"). QBO's exact fault for a
+    foreign CurrencyRef was not found, so the sandbox answers with its business-validation code 6000.
+    """
+    home = store.home_currency()
+    ref = data.get("CurrencyRef")
+    if ref is None:
+        return {"value": home, "name": CURRENCY_NAMES.get(home, home)}
+    code = ref.get("value") if isinstance(ref, dict) else None
+    if not isinstance(code, str) or not code.strip():
+        raise faults.request_body_error("CurrencyRef must be an object with a currency code as value")
+    code = code.strip().upper()
+    if code != home and not store.multicurrency_enabled():
+        raise faults.business_validation(
+            f"Multicurrency is not enabled for this company, so everything is in its home currency {home}; "
+            f"CurrencyRef {code} cannot be used. Turn on multicurrency in QuickBooks or send amounts in {home}.",
+            "CurrencyRef",
+        )
+    return {"value": code, "name": CURRENCY_NAMES.get(code, code)}
 
 
 def term_due_days(store: RealmStore, term_ref: dict | None) -> int:
@@ -181,6 +238,15 @@ def require_lines(data: dict) -> list[dict]:
     return lines
 
 
+def line_tax_code(store: RealmStore, ref: Any) -> dict:
+    """A line's TaxCodeRef: NON when absent, else a reference to a TaxCode that exists."""
+    if ref is None:
+        return {"value": "NON"}
+    checked = resolve_ref(store, "TaxCode", ref, "TaxCodeRef", required=True)
+    assert checked is not None
+    return {"value": checked["value"]}
+
+
 def prepare_expense_lines(store: RealmStore, data: dict) -> tuple[list[dict], Decimal]:
     lines = []
     total = Decimal("0")
@@ -194,12 +260,10 @@ def prepare_expense_lines(store: RealmStore, data: dict) -> tuple[list[dict], De
         detail = dict(line.get(detail_type) or {})
         if detail_type == "AccountBasedExpenseLineDetail":
             detail["AccountRef"] = resolve_ref(store, "Account", detail.get("AccountRef"), "AccountRef", required=True)
-            detail.setdefault("BillableStatus", "NotBillable")
-            detail.setdefault("TaxCodeRef", {"value": "NON"})
         else:
             detail["ItemRef"] = resolve_ref(store, "Item", detail.get("ItemRef"), "ItemRef", required=True)
-            detail.setdefault("BillableStatus", "NotBillable")
-            detail.setdefault("TaxCodeRef", {"value": "NON"})
+        detail.setdefault("BillableStatus", "NotBillable")
+        detail["TaxCodeRef"] = line_tax_code(store, detail.get("TaxCodeRef"))
         for key, entity in (("ClassRef", "Class"), ("CustomerRef", "Customer")):
             if key in detail:
                 detail[key] = resolve_ref(store, entity, detail[key], key)
@@ -224,9 +288,19 @@ def prepare_bill_like(store: RealmStore, kind_name: str, data: dict, own_id: str
             out["APAccountRef"] = ap_account
     if "DepartmentRef" in data:
         out["DepartmentRef"] = resolve_ref(store, "Department", data["DepartmentRef"], "DepartmentRef")
-    out.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    out["CurrencyRef"] = currency_ref(store, data)
     out["TotalAmt"] = total
     out["Balance"] = total
+    out.pop("LinkedTxn", None)
+    if kind_name == "Bill" and own_id is not None:
+        # Payments already applied stay applied: the balance is what is left, LinkedTxn names them.
+        out["Balance"], linked = store.bill_balance(own_id, total)
+        if out["Balance"] < 0:
+            raise faults.business_validation(
+                f"The bill's new total {total} is less than the {total - out['Balance']} already paid on it.", "Line"
+            )
+        if linked:
+            out["LinkedTxn"] = linked
     if kind_name == "Bill":
         term = resolve_ref(store, "Term", data.get("SalesTermRef"), "SalesTermRef")
         if term is not None:
@@ -271,7 +345,7 @@ def prepare_invoice(store: RealmStore, data: dict, own_id: str | None, allow_dup
             for key in ("Qty", "UnitPrice"):
                 if key in detail:
                     detail[key] = amount_of(detail[key], f"Line.SalesItemLineDetail.{key}")
-            detail.setdefault("TaxCodeRef", {"value": "NON"})
+            detail["TaxCodeRef"] = line_tax_code(store, detail.get("TaxCodeRef"))
             line[detail_type] = detail
             total += amount
         elif detail_type == "DescriptionOnly":
@@ -298,7 +372,7 @@ def prepare_invoice(store: RealmStore, data: dict, own_id: str | None, allow_dup
         out["SalesTermRef"] = term
     if "DueDate" not in data:
         out["DueDate"] = (day + timedelta(days=term_due_days(store, term))).isoformat()
-    out.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    out["CurrencyRef"] = currency_ref(store, data)
     out.setdefault("EmailStatus", "NotSet")
     out.setdefault("PrintStatus", "NotSet")
     out["TotalAmt"] = total
@@ -368,7 +442,7 @@ def prepare_journal_entry(store: RealmStore, data: dict, own_id: str | None, all
     check_doc_number_length(out)
     out["TxnDate"] = txn_date(store, data).isoformat()
     out.setdefault("Adjustment", False)
-    out.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    out["CurrencyRef"] = currency_ref(store, data)
     out["TotalAmt"] = debits
     kind = kind_by_name("JournalEntry")
     assert kind is not None
@@ -394,7 +468,7 @@ def prepare_party(store: RealmStore, kind_name: str, data: dict, own_id: str | N
     if out["Active"]:
         check_unique_name(store, SHARED_DISPLAY_NAME_KINDS, "DisplayName", out["DisplayName"], (kind_name, own_id))
     out.setdefault("PrintOnCheckName", out["DisplayName"])
-    out.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+    out["CurrencyRef"] = currency_ref(store, data)
     if "Balance" not in out:
         out["Balance"] = store.party_balance(kind_name, own_id)
     return out
@@ -494,6 +568,165 @@ def prepare_item(store: RealmStore, data: dict, own_id: str | None, allow_dup: b
     return out
 
 
+def prepare_employee(store: RealmStore, data: dict, own_id: str | None, allow_dup: bool) -> dict:
+    out = dict(data)
+    if not any(data.get(key) for key in ("DisplayName", "GivenName", "FamilyName")):
+        raise faults.required_param_missing("GivenName")
+    out["DisplayName"] = display_name_of(data)
+    out.setdefault("Active", True)
+    if out["Active"]:
+        check_unique_name(store, SHARED_DISPLAY_NAME_KINDS, "DisplayName", out["DisplayName"], ("Employee", own_id))
+    out.setdefault("PrintOnCheckName", out["DisplayName"])
+    out.setdefault("BillableTime", False)
+    if "HiredDate" in out:
+        try:
+            out["HiredDate"] = date.fromisoformat(str(out["HiredDate"])[:10]).isoformat()
+        except ValueError as error:
+            raise faults.request_body_error(f"Invalid date for HiredDate: {out['HiredDate']!r}") from error
+    return out
+
+
+def prepare_tax_code(store: RealmStore, data: dict, own_id: str | None, allow_dup: bool) -> dict:
+    """Only the seed creates TaxCodes (the API cannot; operations refuses writes to read-only kinds)."""
+    out = prepare_named(store, "TaxCode", data, own_id)
+    out.setdefault("Description", out["Name"])
+    out.setdefault("Taxable", False)
+    out.setdefault("TaxGroup", False)
+    return out
+
+
+def prepare_bill_payment(store: RealmStore, data: dict, own_id: str | None, allow_dup: bool) -> dict:
+    """A payment of one vendor's bills from a bank account (Check) or a credit card (CreditCard)."""
+    out = dict(data)
+    out["VendorRef"] = resolve_ref(store, "Vendor", data.get("VendorRef"), "VendorRef", required=True)
+    assert out["VendorRef"] is not None
+    pay_type = data.get("PayType")
+    if pay_type is None:
+        raise faults.required_param_missing("PayType")
+    if pay_type == "Check":
+        check = dict(data.get("CheckPayment") or {})
+        check["BankAccountRef"] = resolve_ref(
+            store, "Account", check.get("BankAccountRef"), "CheckPayment.BankAccountRef", required=True
+        )
+        check.setdefault("PrintStatus", "NotSet")
+        out["CheckPayment"] = check
+        out.pop("CreditCardPayment", None)
+    elif pay_type == "CreditCard":
+        card = dict(data.get("CreditCardPayment") or {})
+        card["CCAccountRef"] = resolve_ref(
+            store, "Account", card.get("CCAccountRef"), "CreditCardPayment.CCAccountRef", required=True
+        )
+        out["CreditCardPayment"] = card
+        out.pop("CheckPayment", None)
+    else:
+        raise faults.request_body_error(f"Invalid Enumeration : PayType {pay_type!r} (Check or CreditCard)")
+    if "APAccountRef" in data:
+        out["APAccountRef"] = resolve_ref(store, "Account", data["APAccountRef"], "APAccountRef")
+    else:
+        ap_account = store.first_account_of_type("Accounts Payable")
+        if ap_account is not None:
+            out["APAccountRef"] = ap_account
+    lines = []
+    applied = Decimal("0")
+    for line in require_lines(data):
+        line = dict(line)
+        amount = amount_of(line.get("Amount"), "Line.Amount")
+        if amount < 0:
+            raise faults.business_validation("A bill payment line cannot be negative.", "Line.Amount")
+        linked = line.get("LinkedTxn")
+        if not linked or not isinstance(linked, list):
+            raise faults.required_param_missing("Line.LinkedTxn")
+        line["Amount"] = amount
+        line["LinkedTxn"] = [paid_bill(store, out["VendorRef"]["value"], txn, amount, own_id) for txn in linked]
+        lines.append(line)
+        applied += amount
+    out["Line"] = lines
+    total = amount_of(data.get("TotalAmt"), "TotalAmt")
+    if total < 0:
+        raise faults.business_validation("The total amount of a bill payment cannot be negative.", "TotalAmt")
+    if total < applied:
+        raise faults.business_validation(
+            f"The payment's TotalAmt {total} is less than the {applied} applied to bills on its lines.", "TotalAmt"
+        )
+    out["TotalAmt"] = total
+    check_doc_number_length(out)
+    out["TxnDate"] = txn_date(store, data).isoformat()
+    out["CurrencyRef"] = currency_ref(store, data)
+    return out
+
+
+def paid_bill(store: RealmStore, vendor_id: str, linked: Any, amount: Decimal, own_id: str | None) -> dict:
+    """Check one LinkedTxn of a bill payment line: an open bill of the same vendor that can take `amount`."""
+    if not isinstance(linked, dict) or not linked.get("TxnId"):
+        raise faults.required_param_missing("Line.LinkedTxn.TxnId")
+    if linked.get("TxnType") != "Bill":
+        raise faults.request_body_error(
+            f"LinkedTxn.TxnType {linked.get('TxnType')!r} is not supported here: the sandbox pays Bills only"
+        )
+    bill_id = str(linked["TxnId"])
+    bill = store.row("Bill", bill_id)
+    if bill is None:
+        raise faults.invalid_reference("Bills", bill_id, "Line.LinkedTxn.TxnId")
+    if bill.data["VendorRef"]["value"] != vendor_id:
+        raise faults.business_validation(
+            f"Bill {bill_id} belongs to another vendor; a bill payment pays one vendor's bills.", "VendorRef"
+        )
+    # What this payment already applied to the bill is available again when the payment is updated.
+    open_balance = Decimal(bill.data.get("Balance", 0)) + sum(
+        (paid for payment, paid in store.payments_applied(bill_id) if payment == own_id), Decimal("0")
+    )
+    if amount > open_balance:
+        raise faults.business_validation(
+            f"The amount {amount} applied to bill {bill_id} is more than its open balance {open_balance}.",
+            "Line.Amount",
+        )
+    return {"TxnId": bill_id, "TxnType": "Bill"}
+
+
+def prepare_attachable(store: RealmStore, data: dict, own_id: str | None, allow_dup: bool) -> dict:
+    """A note or a file linked to other objects; file fields come only from an upload, never from JSON."""
+    out = {key: value for key, value in data.items() if key not in ATTACHABLE_FILE_FIELDS}
+    refs = data.get("AttachableRef") or []
+    if not isinstance(refs, list):
+        raise faults.request_body_error("AttachableRef must be a list")
+    out["AttachableRef"] = [attachable_ref(store, ref) for ref in refs]
+    if not out["AttachableRef"]:
+        out.pop("AttachableRef")
+    stored = store.files.get(own_id) if own_id is not None else None
+    if stored is None:
+        if not data.get("Note"):
+            # Without a file, an attachable is a note (QBO creates files only through upload).
+            raise faults.required_param_missing("Note")
+        return out
+    out["FileName"] = stored.file_name
+    out["ContentType"] = stored.content_type
+    out["Size"] = Decimal(len(stored.content))
+    out["FileAccessUri"] = f"/v3/company/{store.realm_id}/download/{own_id}"
+    out["TempDownloadUri"] = f"{store.download_base}/_sandbox/files/{store.realm_id}/{own_id}/{stored.token}"
+    return out
+
+
+ATTACHABLE_FILE_FIELDS = frozenset({"FileName", "ContentType", "Size", "FileAccessUri", "TempDownloadUri"})
+
+
+def attachable_ref(store: RealmStore, ref: Any) -> dict:
+    if not isinstance(ref, dict) or not isinstance(ref.get("EntityRef"), dict):
+        raise faults.required_param_missing("AttachableRef.EntityRef")
+    entity = ref["EntityRef"]
+    entity_type, entity_id = entity.get("type"), entity.get("value")
+    if not entity_type or not entity_id:
+        raise faults.required_param_missing("AttachableRef.EntityRef.type")
+    kind = kind_by_name(str(entity_type))
+    if kind is None or kind.name == "Attachable" or store.row(kind.name, str(entity_id)) is None:
+        raise faults.invalid_reference(
+            kind.plural if kind else str(entity_type), str(entity_id), "AttachableRef.EntityRef"
+        )
+    out = dict(ref)
+    out["EntityRef"] = {"type": kind.name, "value": str(entity_id)}
+    out.setdefault("IncludeOnSend", False)
+    return out
+
+
 PREPARERS = {
     "Vendor": prepare_vendor,
     "Customer": prepare_customer,
@@ -506,4 +739,8 @@ PREPARERS = {
     "Invoice": prepare_invoice,
     "JournalEntry": prepare_journal_entry,
     "VendorCredit": prepare_vendor_credit,
+    "Employee": prepare_employee,
+    "TaxCode": prepare_tax_code,
+    "BillPayment": prepare_bill_payment,
+    "Attachable": prepare_attachable,
 }

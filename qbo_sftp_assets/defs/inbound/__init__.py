@@ -1,0 +1,1 @@
+"""Inbound: each partner file from landing through validation and posting to its acknowledgment."""

@@ -1,0 +1,1 @@
+"""Outbound: each partner feed rendered from QuickBooks and deposited on the partner's server, on schedule."""

@@ -1,0 +1,154 @@
+"""The resources every asset, check and sensor uses, all reading the one configuration file once per run.
+
+`ConfigFileResource` is the one place the file is read; the ledger, QBO and SFTP resources depend on
+it, and its cache means a run reads the file once.
+QBO app credentials are read from the environment variables the config names, exactly as the CLI does.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
+
+from qbo_sftp_assets.config import Config, ConfigError, Partner, config_path, load_config
+from qbo_sftp_assets.ledger import Ledger
+from qbo_sftp_assets.qbo.client import QboClient, qbo_client_for
+from qbo_sftp_assets.sftp import PartnerFiles, partner_files
+
+# Everything that writes the DuckDB ledger runs in this pool; the instance sets its limit to 1
+# (`dagster instance concurrency set duckdb_ledger 1`), so writers queue instead of failing on the lock.
+LEDGER_POOL = "duckdb_ledger"
+# Runs that write one QBO company carry this tag; a run-tag limit per value keeps each realm's runs serial.
+REALM_TAG = "qbo/realm_id"
+
+
+class ConfigFileResource(dg.ConfigurableResource):
+    """Points at `qbo_sftp.yaml`; empty means $QBO_SFTP_CONFIG, else ./qbo_sftp.yaml.
+
+    The parsed file is cached per process for as long as the file is unchanged (path, mtime, size):
+    a run, which is one process, reads it once however many resources and steps ask, and a run
+    started after an edit (a mapping fix before a replay) reads the new file.
+    """
+
+    config_path: str | None = None
+
+    def load(self) -> Config:
+        path = config_path(self.config_path)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return load_config(path)  # raises the message that says how to create one
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = _PARSED.get(str(path.resolve()))
+        if cached is None or cached[0] != version:
+            cached = _PARSED[str(path.resolve())] = (version, load_config(path))
+        return cached[1]
+
+
+_PARSED: dict[str, tuple[tuple[int, int], Config]] = {}
+
+
+class LedgerResource(dg.ConfigurableResource):
+    """The DuckDB ledger; `path` overrides the config file's `ledger.path`. Connections are short-lived."""
+
+    config: dg.ResourceDependency[ConfigFileResource]
+    path: str | None = None
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.path or self.config.load().ledger.path)
+
+
+class QboResource(dg.ConfigurableResource):
+    """QuickBooks Online clients for the companies in the config.
+
+    Each company names the environment variables holding its app's client id and secret
+    (`client_id_env`, `client_secret_env`); they are read when a client is made, never stored here.
+    """
+
+    config: dg.ResourceDependency[ConfigFileResource]
+
+    def client(self, company_name: str | None = None) -> QboClient:
+        """A client for `company_name`, or for the only company when the config names just one."""
+        config = self.config.load()
+        if company_name is None:
+            if len(config.companies) != 1:
+                names = ", ".join(config.companies) or "none"
+                raise ConfigError(f"say which company to use: the config names {len(config.companies)} ({names})")
+            company_name = next(iter(config.companies))
+        return qbo_client_for(config, company_name)
+
+    def credential_env_names(self) -> dict[str, tuple[str, str]]:
+        """Per company, the names of the variables holding its client id and secret (for messages)."""
+        return {
+            name: (company.client_id_env, company.client_secret_env)
+            for name, company in self.config.load().companies.items()
+        }
+
+
+class SftpResource(dg.ConfigurableResource):
+    """Sessions to the partners' SFTP servers, each verified against the host keys pinned in the config."""
+
+    config: dg.ResourceDependency[ConfigFileResource]
+
+    def partner_config(self, name: str) -> Partner:
+        return self.config.load().partner(name)
+
+    @contextlib.contextmanager
+    def partner(self, name: str) -> Iterator[PartnerFiles]:
+        """One verified session to partner `name`'s server, closed when the block ends."""
+        with partner_files(name, self.partner_config(name)) as files:
+            yield files
+
+
+class _PerPartitionPickles(PickledObjectFilesystemIOManager):
+    """Pickles a partitioned output given as `{partition_key: value}`, one file per partition.
+
+    Dagster's filesystem IO manager refuses an output that spans several partitions, which is what
+    a single-run backfill over many inbound files produces; here every file keeps its own stored
+    value, so re-materializing one file's partition later reads exactly that file's upstream value.
+    Inputs always arrive as `{partition_key: value}`, for one partition or many.
+    """
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions:
+            super().handle_output(context, obj)
+            return
+        paths = self._get_paths_for_partitions(context)
+        missing = sorted(set(paths) - set(obj))
+        if missing:
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()} returned no value for partitions {missing}"
+            )
+        for key, path in paths.items():
+            self.make_directory(path.parent)
+            self.dump_to_path(context=context, obj=obj[key], path=path)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        if not context.has_asset_partitions:
+            return super().load_input(context)
+        paths = self._get_paths_for_partitions(context)
+        return {key: self.load_from_path(context, path) for key, path in paths.items()}
+
+
+class FilePartitionsIOManager(dg.ConfigurableIOManagerFactory):
+    """Stores each partition of a many-partition output separately, under the instance's storage folder."""
+
+    base_dir: str | None = None
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _PerPartitionPickles:
+        base_dir = self.base_dir or context.instance.storage_directory()  # type: ignore[union-attr]
+        return _PerPartitionPickles(base_dir=base_dir)
+
+
+def build_resources(config_path: str | None = None) -> dict[str, Any]:
+    """The code location's resources; one ConfigFileResource shared by the others."""
+    config_file = ConfigFileResource(config_path=config_path)
+    return {
+        "qbo_sftp_config": config_file,
+        "ledger": LedgerResource(config=config_file),
+        "qbo": QboResource(config=config_file),
+        "sftp": SftpResource(config=config_file),
+        "file_partitions_io_manager": FilePartitionsIOManager(),
+    }

@@ -1,1 +1,0 @@
-"""Dagster wiring for the SFTP partners."""
