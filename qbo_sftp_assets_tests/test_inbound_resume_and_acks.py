@@ -397,3 +397,32 @@ def test_a_file_changed_on_the_server_after_it_was_read_goes_to_error_not_archiv
     status, detail = site.ledger.query("SELECT status, detail FROM inbound_files WHERE id = ?", [landed.record.id])[0]
     assert status == "error" and "changed on the server after it was read" in detail
     assert site.bills(number) == 1  # what was read was posted once; nothing else
+
+
+# --- the source file attached in QuickBooks ---------------------------------------------------------------
+
+
+def test_the_source_file_is_attached_to_the_bills_it_created_once_whatever_the_retries(site: Site):
+    import httpx
+
+    from qbo_sftp_assets.pipeline.inbound_batch import attach_source_file
+
+    number = unique("ATT")
+    name = f"{number}.csv"
+    content = csv_bills(number)
+    site.drop(CSV_PARTNER, name, content)
+    with site.files() as files:
+        landed = inbound.land_one(files, CSV_PARTNER, name, site.ledger, site.landing)
+        assert landed is not None
+        parsed = inbound.read_landed_file(landed, site.config, site.ledger)
+        outcomes = post(site, parsed)
+        inbound.acknowledge_and_file(files, parsed, outcomes, site.config, site.ledger)
+    (bill,) = [o for o in outcomes or [] if o.qbo_entity == "Bill"]
+    with qbo_client_for(site.config, COMPANY) as client:
+        attach_source_file(client, landed, outcomes)
+        attach_source_file(client, landed, outcomes)  # a retried run: the same requestid, no second file
+        found = list(client.query(f"SELECT * FROM Attachable WHERE AttachableRef.EntityRef.value = '{bill.qbo_id}'"))
+        assert [a["FileName"] for a in found] == [name]
+        assert found[0]["AttachableRef"][0]["EntityRef"] == {"type": "Bill", "value": bill.qbo_id}
+    download = httpx.get(found[0]["TempDownloadUri"], timeout=10)
+    assert download.content == content

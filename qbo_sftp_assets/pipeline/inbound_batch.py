@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import logging
+import mimetypes
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from qbo_sftp_assets.config import Config, ConfigError
 from qbo_sftp_assets.formats.files import LayoutRequired, Unacknowledgeable
-from qbo_sftp_assets.formats.outcomes import DocumentOutcome
+from qbo_sftp_assets.formats.outcomes import DocumentOutcome, OutcomeStatus
 from qbo_sftp_assets.ledger import Ledger
 from qbo_sftp_assets.ledger.store import LedgerBusy, LedgerError, LedgerTooNew
 from qbo_sftp_assets.mapping import PostingPlan, ReferenceData, plan_postings
@@ -31,11 +34,13 @@ from qbo_sftp_assets.pipeline import inbound as inbound_steps
 from qbo_sftp_assets.pipeline.inbound import FiledFile, LandedFile, ParsedFile
 from qbo_sftp_assets.pipeline.posting import FilePostings, post_files
 from qbo_sftp_assets.qbo.client import QboClient
-from qbo_sftp_assets.qbo.faults import QboAmountError
+from qbo_sftp_assets.qbo.faults import QboAmountError, QboError
 from qbo_sftp_assets.sftp import PartnerFiles
 from qbo_sftp_assets.sftp.errors import FileChangedSinceDownloadError, RemoteFileError, UnsafeRemoteNameError
 from qbo_sftp_assets.sftp.names import remote_path
 from qbo_sftp_assets.validation import ValidatedPostings, validate_plans
+
+logger = logging.getLogger(__name__)
 
 OpenPartner = Callable[[str], contextlib.AbstractContextManager[PartnerFiles]]
 OpenClient = Callable[[str], contextlib.AbstractContextManager[QboClient]]
@@ -216,10 +221,46 @@ def post_validated_files(
                         by_sha.update(post_files(client, ledger, [file_postings], policies=policies))
                     except POSTING_ERRORS as file_error:
                         outcomes[key] = _failure("posting", file_error, _landed(parsed.get(key)))
-        for key, file_postings in entries:
-            if key not in outcomes:
-                outcomes[key] = by_sha.get(file_postings.file_sha256, [])
+            for key, file_postings in entries:
+                if key not in outcomes:
+                    outcomes[key] = by_sha.get(file_postings.file_sha256, [])
+                file = parsed[key]
+                if isinstance(file, ParsedFile) and config.partner(file.landed.partner).posting.attach_source:
+                    attach_source_file(client, file.landed, outcomes[key])
     return {key: outcomes[key] for key in validated}
+
+
+def attach_source_file(
+    client: QboClient, landed: LandedFile, outcomes: list[DocumentOutcome] | FileFailure | None
+) -> None:
+    """Attach the partner's original file to each record it created, for a bookkeeper to open in QBO.
+
+    One Attachable per file and set of records; its requestid is derived from both, so a retried run
+    attaches nothing twice and a replay that posted more records attaches the file to those too. A
+    refused upload is logged, not a failed file: the records are posted and the ledger traces them.
+    """
+    if not isinstance(outcomes, list):
+        return
+    created = sorted(
+        (o.qbo_entity, o.qbo_id)
+        for o in outcomes
+        if o.status is OutcomeStatus.POSTED and o.qbo_entity is not None and o.qbo_id is not None
+    )
+    if not created:
+        return
+    records = hashlib.sha256(repr(created).encode()).hexdigest()
+    request_id = f"att-{landed.sha256[:20]}-{records[:20]}"
+    content_type = mimetypes.guess_type(landed.name)[0] or "text/plain"
+    try:
+        client.upload_attachment(
+            landed.name,
+            landed.local_path.read_bytes(),
+            content_type=content_type,
+            attach_to=created,
+            request_id=request_id,
+        )
+    except QboError as error:
+        logger.warning("%s: the source file was not attached in QuickBooks: %s", landed.name, error)
 
 
 def _landed(file: ParsedFile | FileFailure | None) -> LandedFile | None:

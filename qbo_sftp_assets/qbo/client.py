@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -132,6 +132,27 @@ class BatchItem:
         if self.options_data:
             item["optionsData"] = self.options_data
         return item
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """A multipart/form-data body: its bytes and the content type naming its boundary."""
+
+    content: bytes
+    content_type: str
+
+    @classmethod
+    def of(cls, parts: Sequence[tuple[str, str | None, str, bytes]]) -> Multipart:
+        """Parts of (field name, file name or None, content type, bytes), CRLF-separated as RFC 7578 says."""
+        boundary = uuid.uuid4().hex
+        chunks = []
+        for name, file_name, content_type, content in parts:
+            quoted = None if file_name is None else file_name.replace("\\", "%5C").replace('"', "%22")
+            disposition = f'form-data; name="{name}"' + (f'; filename="{quoted}"' if quoted else "")
+            head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
+            chunks += [head.encode(), content, b"\r\n"]
+        chunks.append(f"--{boundary}--\r\n".encode())
+        return cls(b"".join(chunks), f"multipart/form-data; boundary={boundary}")
 
 
 @dataclass(frozen=True)
@@ -290,10 +311,14 @@ class QboClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        multipart: Multipart | None = None,
         request_id: str | None = None,
         batch: bool = False,
     ) -> dict[str, Any]:
-        """Send one API call under `/v3/company/{realm}/`, retrying what is safe to retry; the JSON body."""
+        """Send one API call under `/v3/company/{realm}/`, retrying what is safe to retry; the JSON body.
+
+        The body is `json`, or a `multipart` body for the one endpoint that takes files (`upload`).
+        """
         url = f"{self.endpoints.api_base}/v3/company/{self.realm_id}/{path}"
         query = {**(params or {}), "minorversion": str(self.company.minor_version)}
         if request_id is not None:
@@ -306,7 +331,8 @@ class QboClient:
         while True:
             token = self._access_token()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response, error = self._send_once(method, url, path, query, json, headers, batch)
+            body = json if multipart is None else multipart
+            response, error = self._send_once(method, url, path, query, body, headers, batch)
             if response is not None:
                 if response.status_code == 401 and not reauthorized:
                     reauthorized = True
@@ -345,9 +371,13 @@ class QboClient:
         with self.limiter.slot(batch=batch, stats=self._stats):
             started = time.perf_counter()
             try:
-                content = None if body is None else encode_json(body)
-                if content is not None:
-                    headers = {**headers, "Content-Type": "application/json"}
+                if isinstance(body, Multipart):
+                    content: bytes | None = body.content
+                    headers = {**headers, "Content-Type": body.content_type}
+                else:
+                    content = None if body is None else encode_json(body)
+                    if content is not None:
+                        headers = {**headers, "Content-Type": "application/json"}
                 response = self._http.request(method, url, params=query, content=content, headers=headers)
             except httpx.TimeoutException as timeout:
                 elapsed = time.perf_counter() - started
@@ -437,6 +467,39 @@ class QboClient:
         return _entity_body(self.request("GET", f"companyinfo/{self.realm_id}"), "CompanyInfo")
 
     # --- writes ---------------------------------------------------------------------------------
+
+    def upload_attachment(
+        self,
+        file_name: str,
+        content: bytes,
+        *,
+        content_type: str,
+        attach_to: Sequence[tuple[str, str]],
+        request_id: str,
+    ) -> dict[str, Any]:
+        """Attach a file to QBO records through the multipart `upload` endpoint; the new Attachable.
+
+        `attach_to` is (entity, Id) pairs: one Attachable links the file to each of them, so a person
+        opening any of those records in QuickBooks finds the file it came from.
+        """
+        metadata = {
+            "FileName": file_name,
+            "ContentType": content_type,
+            "AttachableRef": [{"EntityRef": {"type": entity, "value": object_id}} for entity, object_id in attach_to],
+        }
+        body = Multipart.of(
+            [
+                ("file_metadata_01", None, "application/json", encode_json(metadata)),
+                ("file_content_01", file_name, content_type, content),
+            ]
+        )
+        data = self.request("POST", "upload", multipart=body, request_id=request_id)
+        items = _get_ci(data, "AttachableResponse") or []
+        first = items[0] if items and isinstance(items[0], Mapping) else {}
+        fault = parse_fault(first)
+        if fault is not None:
+            raise error_from_fault(fault)
+        return _entity_body(first, "Attachable")
 
     def create(self, entity: str, body: Mapping[str, Any], *, request_id: str) -> dict[str, Any]:
         """Create an object; `request_id` (stored by the caller first) makes every retry safe."""
