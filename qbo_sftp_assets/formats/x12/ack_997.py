@@ -25,7 +25,7 @@ from qbo_sftp_assets.formats.x12.outbound import (
     group_version,
     write_interchange,
 )
-from qbo_sftp_assets.formats.x12.ta1 import ta1_elements
+from qbo_sftp_assets.formats.x12.ta1 import reply_version, ta1_elements
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 
 _MAX_CODES = 5
@@ -96,7 +96,7 @@ def reply_parties(interchange: InterchangeAck) -> Parties:
         sender_id=interchange.receiver_id,
         receiver_qualifier=interchange.sender_qualifier,
         receiver_id=interchange.sender_id,
-        version=interchange.version if interchange.version.isdigit() else "00401",
+        version=reply_version(interchange.version),
         usage=interchange.usage if interchange.usage in ("P", "T") else "P",
     )
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 from qbo_sftp_assets.formats.x12.envelope import InterchangeAck
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, X12DelimiterError
 
+# The version our replies carry when the received ISA12 is not a well-formed one to echo.
+DEFAULT_REPLY_VERSION = "00401"
+
+
+def reply_version(received: str) -> str:
+    """ISA12 for a reply: the received version when it is five digits, else 00401, so our own
+    acknowledgment is always well-formed even when it answers a broken header."""
+    return received if len(received) == 5 and received.isdigit() else DEFAULT_REPLY_VERSION
+
+
 # Byte offsets of the fixed-width ISA fields (docs/edi-rules.md §1.1), used when the delimiters are unreadable.
 _ISA_FIELDS = {
     "sender_qualifier": (32, 34),
@@ -52,7 +62,7 @@ def interchange_from_bad_header(error: X12DelimiterError) -> InterchangeAck | No
         receiver_id=values["receiver_id"],
         date=values["date"],
         time=values["time"],
-        version=values["version"] if values["version"].isdigit() else "00401",
+        version=reply_version(values["version"]),
         ack_requested=values["ack_requested"] == "1",
         usage=values["usage"] if values["usage"] in ("P", "T") else "P",
         delimiters=Delimiters(),
