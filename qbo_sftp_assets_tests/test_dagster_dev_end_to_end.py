@@ -77,8 +77,15 @@ def test_the_daemon_posts_dropped_files_acknowledges_them_and_finishes_a_strande
         assert b"AK9*A*2*2*2" in (steel / "acks" / f"{STRANDED}.997").read_bytes()
 
         with dg.DagsterInstance.from_config(str(session.dev.home)) as instance:
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/sensor_name": "sftp_inbound_great_lakes_steel"}))
-            assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+            steel_runs = dg.RunsFilter(tags={"dagster/sensor_name": "sftp_inbound_great_lakes_steel"})
+
+            def runs_finished() -> bool:
+                # The last file is filed a moment before its run records the end of its last step.
+                return all(run.is_finished for run in instance.get_runs(steel_runs))
+
+            session.wait_for("the sensor's runs to finish", runs_finished, timeout=60)
+            runs = instance.get_runs(steel_runs)
+            assert runs and [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs)
             # A few runs over many files, not one per file (each file keeps its own partition).
             assert len(runs) <= 3
             assert set(instance.get_dynamic_partitions("inbound_files")) >= {
