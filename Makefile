@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # sshd for the SFTP tests; Debian's chromium for the browser test (playwright drives it, never downloads one).
 APT_PACKAGES := openssh-server openssh-client chromium
 
-.PHONY: install os-packages test lint demo dev bench faults validate clean
+.PHONY: install os-packages test lint demo dev bench faults fuzz validate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: install os-packages
 # Every fault scenario on the QBO sandbox and a real sshd, then one table; fails on any duplicate, lost file or leak.
 faults: install os-packages
 	$(BIN)/python -m qbo_sftp_assets_tests.faults
+
+# The property tests with fresh random examples (`make test` replays a fixed seed); run it before a release.
+fuzz: install
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -k "fuzz or round_trip or mutations or hypothesis"
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
