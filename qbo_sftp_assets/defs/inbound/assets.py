@@ -27,6 +27,7 @@ from qbo_sftp_assets.defs.inbound.metadata import (
     posted_metadata,
     validated_metadata,
 )
+from qbo_sftp_assets.defs.inbound.partition_metadata import add_metadata_by_partition
 from qbo_sftp_assets.defs.partitions import inbound_files, split_inbound_file_key
 from qbo_sftp_assets.defs.resources import (
     LEDGER_POOL,
@@ -51,9 +52,13 @@ def _add_metadata(
     context: dg.AssetExecutionContext, values: dict[str, Any], describe: Callable[[Any], dict[str, Any]]
 ) -> dict[str, Any]:
     """Each file's metadata on its own partition; a file that failed says where and why instead."""
-    for key, value in values.items():
-        failed = isinstance(value, inbound_batch.FileFailure)
-        context.add_asset_metadata(failure_metadata(value) if failed else describe(value), partition_key=key)
+    add_metadata_by_partition(
+        context,
+        {
+            key: failure_metadata(value) if isinstance(value, inbound_batch.FileFailure) else describe(value)
+            for key, value in values.items()
+        },
+    )
     return values
 
 
