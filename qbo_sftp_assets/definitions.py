@@ -28,8 +28,8 @@ def configured() -> Config | None:
 def build_definitions(config: Config | None) -> dg.Definitions:
     companies = company_partitions(config)
     feeds = feed_partitions(config)
-    snapshots_job = snapshot_job(companies)
-    feeds_job = outbound_job(feeds)
+    snapshots_job = snapshot_job()
+    feeds_job = outbound_job()
     return dg.Definitions.merge(
         snapshot_definitions(config, companies, snapshots_job, feeds_job),
         outbound_definitions(config, feeds, feeds_job),

@@ -1,31 +1,30 @@
-"""The three jobs a person or a sensor launches: a company's snapshots, a partner feed, inbound files."""
+"""The three jobs a person or a sensor launches: a company's snapshots, a partner feed, inbound files.
+
+Each job's partitions are those of the assets it selects (companies, feeds, inbound files).
+"""
 
 import dagster as dg
 
 # define_asset_job's return type, not re-exported at the top of `dagster`.
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition as AssetJob
 
-from qbo_sftp_assets.defs.partitions import inbound_files
-
 SNAPSHOT_JOB = "qbo_snapshots_job"
 OUTBOUND_JOB = "outbound_files_job"
 INBOUND_JOB = "inbound_files_job"
 
 
-def snapshot_job(companies: dg.PartitionsDefinition) -> AssetJob:
+def snapshot_job() -> AssetJob:
     return dg.define_asset_job(
         SNAPSHOT_JOB,
         selection=dg.AssetSelection.groups("quickbooks"),
-        partitions_def=companies,
         description="Refresh a company's QuickBooks snapshots into the ledger.",
     )
 
 
-def outbound_job(feeds: dg.PartitionsDefinition) -> AssetJob:
+def outbound_job() -> AssetJob:
     return dg.define_asset_job(
         OUTBOUND_JOB,
         selection=dg.AssetSelection.groups("outbound"),
-        partitions_def=feeds,
         description="Render a partner feed from QuickBooks and deliver it to the partner's outbound folder.",
     )
 
@@ -34,7 +33,6 @@ def inbound_job() -> AssetJob:
     return dg.define_asset_job(
         INBOUND_JOB,
         selection=dg.AssetSelection.groups("inbound"),
-        partitions_def=inbound_files,
         description="Land, read, validate, post and acknowledge inbound files (one run, many files).",
     )
 
