@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,8 +22,9 @@ from qbo_sftp_assets.formats.results import ReadResult
 from qbo_sftp_assets.formats.x12 import X12Acknowledgment, build_acknowledgments, read_x12
 from qbo_sftp_assets.formats.x12.advice_824 import build_824
 from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.store import InboundFile
-from qbo_sftp_assets.sftp import FileChangedSinceDownloadError, PartnerFiles, ReadinessTracker, RemoteStat
+from qbo_sftp_assets.ledger.store import InboundFile, LedgerBusy, LedgerError, LedgerTooNew
+from qbo_sftp_assets.sftp import FileChangedSinceDownloadError, PartnerFiles, ReadinessTracker, RemoteFile, RemoteStat
+from qbo_sftp_assets.sftp.errors import RemoteFileError, SftpError, UnsafeRemoteNameError
 from qbo_sftp_assets.sftp.names import remote_path
 
 logger = logging.getLogger(__name__)
@@ -102,62 +104,109 @@ def land_ready_files(
     landing_dir: Path,
     tracker: ReadinessTracker | None = None,
 ) -> list[LandedFile]:
-    """Claim each ready inbound file into processing/, download it with its sha256, and record it.
+    """Land each ready inbound file (see `land_many`); the first file's error, if any, is raised.
 
     A file another reader claimed first is skipped; a file whose bytes already came from this partner
     is recorded as a duplicate (the caller files it without posting it again).
     """
-    landed = []
-    for entry in files.ready(tracker):
-        claim = files.claim(entry.name)
-        if claim.refused:
-            logger.warning("%s: %s refused after the claim: %s", partner_name, entry.name, claim.reason)
-        if not claim.claimed or claim.path is None:
-            continue
-        name = Path(claim.path).name
-        local = landing_dir / partner_name / name
-        local.parent.mkdir(parents=True, exist_ok=True)
-        downloaded = files.download(name, local, kind="processing", expected_size=entry.size)
-        record = ledger.record_inbound_file(
-            sha256=downloaded.sha256, partner=partner_name, remote_path=claim.path, size=downloaded.size
-        )
-        landed.append(
-            LandedFile(partner_name, name, local, downloaded.sha256, downloaded.size, record, downloaded.mtime)
-        )
-    return landed
+    ready = [entry.name for entry in files.ready(tracker)]
+    return _raise_first_error(land_many(files, partner_name, ready, ledger, landing_dir))
 
 
 def land_one(files: PartnerFiles, partner_name: str, name: str, ledger: Ledger, landing_dir: Path) -> LandedFile | None:
-    """Land one named file: claim it from inbound/, or resume it when a crash left it in processing/.
+    """Land one named file (see `land_many`); None when it is in neither inbound/ nor processing/."""
+    landings = land_many(files, partner_name, [name], ledger, landing_dir)
+    return next(iter(_raise_first_error(landings)), None)
+
+
+def _raise_first_error(landings: list[Landing]) -> list[LandedFile]:
+    for landing in landings:
+        if landing.error is not None:
+            raise landing.error
+    return [landing.landed for landing in landings if landing.landed is not None]
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What `land_many` made of one named file: landed, absent (None), or the error that stopped it."""
+
+    name: str
+    landed: LandedFile | None
+    error: SftpError | LedgerError | None = None
+
+
+def land_many(
+    files: PartnerFiles, partner_name: str, names: Sequence[str], ledger: Ledger, landing_dir: Path
+) -> list[Landing]:
+    """Land named files: claim each from inbound/, or resume it when a crash left it in processing/;
+    download them all with their requests in flight together; hash and record each in the ledger.
 
     A resumed file keeps its ledger row (never a duplicate of itself); so does a file a person moved
-    back from processing/ to inbound/ before it was filed. None when the file is in neither folder.
+    back from processing/ to inbound/ before it was filed. One listing of each folder replaces a
+    `stat` per file, and `download_many` makes a round trip per batch of files rather than per
+    request (what a WAN link makes slow); each download is bounded by the size its listing gave.
+    A file's own failure (refused, changed size, a ledger row refused) is that file's `error`; a
+    dropped connection or a locked ledger raises, and files not yet recorded stay in processing/.
     """
-    local = landing_dir / partner_name / name
-    local.parent.mkdir(parents=True, exist_ok=True)
-    processing_path = remote_path(files.folder("processing"), name)
-    if files.exists(processing_path) is not None:
-        downloaded = files.download(name, local, kind="processing")
-        record = ledger.unfinished_inbound_file(partner_name, processing_path)
-        if record is None:
-            record = _record_unless_unfinished(
-                ledger, partner_name, processing_path, downloaded.sha256, downloaded.size
-            )
-        return LandedFile(partner_name, name, local, downloaded.sha256, downloaded.size, record, downloaded.mtime)
-    if files.exists(remote_path(files.folder("inbound"), name)) is None:
-        finish_interrupted_filings(files, partner_name, ledger)
-        return None
-    claim = files.claim(name)
-    if claim.refused:
-        # Not a regular file (a symlink swapped in after the listing): moved to error/ unread.
-        logger.warning("%s: %s refused after the claim: %s", partner_name, name, claim.reason)
-    if not claim.claimed or claim.path is None:
-        return None
-    claimed_name = Path(claim.path).name
-    local = landing_dir / partner_name / claimed_name
-    downloaded = files.download(claimed_name, local, kind="processing")
-    record = _record_unless_unfinished(ledger, partner_name, claim.path, downloaded.sha256, downloaded.size)
-    return LandedFile(partner_name, claimed_name, local, downloaded.sha256, downloaded.size, record, downloaded.mtime)
+    local_dir = landing_dir / partner_name
+    local_dir.mkdir(parents=True, exist_ok=True)
+    finish_interrupted_filings(files, partner_name, ledger)
+    stranded = _files_in(files, "processing")
+    waiting = _files_in(files, "inbound")
+    results: dict[str, Landing] = {}
+    to_download: dict[str, RemoteFile] = {}  # the name asked for -> its entry in processing/
+    for name in names:
+        if name in stranded:
+            to_download[name] = stranded[name]
+        elif name not in waiting:
+            results[name] = Landing(name, None)
+        else:
+            try:
+                claim = files.claim(name)
+            except (RemoteFileError, UnsafeRemoteNameError) as error:
+                results[name] = Landing(name, None, error)
+                continue
+            if claim.refused:
+                # Not a regular file (a symlink swapped in after the listing): moved to error/ unread.
+                logger.warning("%s: %s refused after the claim: %s", partner_name, name, claim.reason)
+            if claim.claimed and claim.path is not None:
+                listed = waiting[name]
+                to_download[name] = RemoteFile(Path(claim.path).name, claim.path, listed.size, listed.mtime, True)
+            else:
+                results[name] = Landing(name, None)
+    downloads = {d.name: d for d in files.download_many(list(to_download.values()), local_dir, kind="processing")}
+    for name, entry in to_download.items():
+        downloaded = downloads[entry.name]
+        if downloaded.error is not None:
+            results[name] = Landing(name, None, downloaded.error)
+            continue
+        try:
+            record = ledger.unfinished_inbound_file(partner_name, entry.path) if name in stranded else None
+            if record is None:
+                record = _record_unless_unfinished(ledger, partner_name, entry.path, downloaded.sha256, downloaded.size)
+        except (LedgerBusy, LedgerTooNew):
+            raise  # about the whole ledger, not this file
+        except LedgerError as error:
+            results[name] = Landing(name, None, error)
+            continue
+        landed = LandedFile(
+            partner_name,
+            entry.name,
+            downloaded.local_path,
+            downloaded.sha256,
+            downloaded.size,
+            record,
+            downloaded.mtime,
+        )
+        results[name] = Landing(name, landed)
+    return [results[name] for name in names]
+
+
+def _files_in(files: PartnerFiles, kind: str) -> dict[str, RemoteFile]:
+    """The regular files of a partner's folder by name; none when the folder does not exist yet."""
+    if files.exists(files.folder(kind)) is None:
+        return {}
+    return {entry.name: entry for entry in files.list_folder(kind) if entry.is_file}
 
 
 def finish_interrupted_filings(files: PartnerFiles, partner_name: str, ledger: Ledger) -> int:

@@ -96,7 +96,8 @@ def _by_partner(files: Mapping[str, tuple[str, str]]) -> dict[str, list[tuple[st
 def land_files(
     open_partner: OpenPartner, files: Mapping[str, tuple[str, str]], ledger: Ledger, local_dir: Path
 ) -> dict[str, LandedFile | FileFailure | None]:
-    """Claim and download each `{key: (partner, file name)}`, one SFTP session per partner.
+    """Claim and download each `{key: (partner, file name)}`, one SFTP session per partner, the
+    downloads of a partner's files in flight together.
 
     None: the file is in neither inbound/ nor processing/ (filed already, or removed).
     """
@@ -104,12 +105,9 @@ def land_files(
     for partner, names in _by_partner(files).items():
         # One ledger connection for the step: opening it costs ~50 ms, and every file makes several calls.
         with open_partner(partner) as session, ledger.session():
-            inbound_steps.finish_interrupted_filings(session, partner, ledger)
-            for key, name in names:
-                try:
-                    landed[key] = inbound_steps.land_one(session, partner, name, ledger, local_dir)
-                except LANDING_ERRORS as error:
-                    landed[key] = _failure("landing", error)
+            landings = inbound_steps.land_many(session, partner, [name for _key, name in names], ledger, local_dir)
+        for (key, _name), landing in zip(names, landings, strict=True):
+            landed[key] = landing.landed if landing.error is None else _failure("landing", landing.error)
     return landed
 
 

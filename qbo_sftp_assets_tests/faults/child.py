@@ -39,7 +39,8 @@ def _is_ack_upload(args: tuple, kwargs: dict) -> bool:
 # point -> (class, method, which calls count); each is the last call of one step of the pipeline.
 HOLD_POINTS: dict[str, tuple[type, str, Callable[[tuple, dict], bool] | None]] = {
     "claim": (PartnerFiles, "claim", None),
-    "download": (PartnerFiles, "download", None),
+    # Landing downloads through `download_many`, a generator; its batches are the calls that return.
+    "download": (PartnerFiles, "_download_batch", None),
     "ledger_row": (Ledger, "record_inbound_file", None),
     "read": (Ledger, "set_inbound_stage", lambda args, kwargs: args[-1:] == ("read",)),
     # One HTTP batch request (up to 30 documents), not one `batch()` call, which sends several.
