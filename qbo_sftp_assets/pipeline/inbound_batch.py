@@ -47,7 +47,6 @@ OpenClient = Callable[[str], contextlib.AbstractContextManager[QboClient]]
 
 # Errors about one file. LedgerBusy and LedgerTooNew are LedgerErrors about the whole ledger: never caught.
 _RUN_WIDE = (LedgerBusy, LedgerTooNew)
-LANDING_ERRORS = (RemoteFileError, UnsafeRemoteNameError, LedgerError, ConfigError)
 READING_ERRORS = (Unacknowledgeable, LayoutRequired, LedgerError, ConfigError)
 MAPPING_ERRORS = (LedgerError, ConfigError)
 POSTING_ERRORS = (LedgerError, ConfigError, QboAmountError)
