@@ -26,9 +26,8 @@ from pydantic import (
 )
 
 from qbo_sftp_assets.errors import UserFacingError
+from qbo_sftp_assets.formats import CsvLayout, EdifactIdentity, FixedWidthLayout, X12Identity
 from qbo_sftp_assets.formats.builtin_layouts import builtin_layouts
-from qbo_sftp_assets.formats.identities import EdifactIdentity, X12Identity
-from qbo_sftp_assets.formats.layouts import CsvLayout, FixedWidthLayout
 
 DEFAULT_CONFIG_FILE = "qbo_sftp.yaml"
 CONFIG_PATH_ENV = "QBO_SFTP_CONFIG"
@@ -257,6 +256,10 @@ VendorMatch = Literal["table", "acct_num", "display_name", "id"]
 AccountMatch = Literal["table", "acct_num", "fully_qualified_name", "name", "id"]
 ItemMatch = Literal["table", "name", "sku", "id"]
 TermMatch = Literal["table", "name", "days"]
+# The strategies each rule tries when the configuration names none, in order.
+DEFAULT_VENDOR_MATCH: tuple[VendorMatch, ...] = ("table", "acct_num", "display_name")
+DEFAULT_ACCOUNT_MATCH: tuple[AccountMatch, ...] = ("table", "acct_num", "fully_qualified_name")
+DEFAULT_TERM_MATCH: tuple[TermMatch, ...] = ("table", "name", "days")
 
 
 def _flat_table(value: Any, fields: Iterable[str]) -> Any:
@@ -291,16 +294,14 @@ class PartyMapping(_TableRule):
     finds the QBO Vendor or Customer: `match` strategies in order, each tried with the party's id and
     then its name. `table` maps a partner value to a QBO DisplayName or Id."""
 
-    match: list[VendorMatch] = Field(default_factory=lambda: ["table", "acct_num", "display_name"], min_length=1)
+    match: list[VendorMatch] = Field(default_factory=lambda: list(DEFAULT_VENDOR_MATCH), min_length=1)
     table: dict[str, str] = Field(default_factory=dict)
 
 
 class AccountMapping(_TableRule):
     """GL codes to QBO Accounts, and the accounts lines without a code post to."""
 
-    match: list[AccountMatch] = Field(
-        default_factory=lambda: ["table", "acct_num", "fully_qualified_name"], min_length=1
-    )
+    match: list[AccountMatch] = Field(default_factory=lambda: list(DEFAULT_ACCOUNT_MATCH), min_length=1)
     # partner GL code -> QBO account (AcctNum, fully qualified name or Id)
     table: dict[str, str] = Field(default_factory=dict)
     # item / part number -> QBO account, for lines that carry an item but no GL code
@@ -334,7 +335,7 @@ class DepartmentMapping(_Strict):
 class TermMapping(_TableRule):
     """The file's payment terms (a name like 'Net 30', or days) to QBO Terms."""
 
-    match: list[TermMatch] = Field(default_factory=lambda: ["table", "name", "days"], min_length=1)
+    match: list[TermMatch] = Field(default_factory=lambda: list(DEFAULT_TERM_MATCH), min_length=1)
     table: dict[str, str] = Field(default_factory=dict)
     default: str | None = None
 
@@ -376,9 +377,6 @@ class PartnerMapping(_Strict):
                 accounts.setdefault("default_expense", default)
             value["accounts"] = accounts
         return value
-
-
-Mapping_ = PartnerMapping  # the model's first name, kept for code that imported it
 
 
 class Acknowledgment(_Strict):
@@ -429,10 +427,47 @@ class Partner(_Strict):
 
 class LedgerSettings(_Strict):
     path: str = ".data/ledger.duckdb"
+    # `duckdb`: the file at `path`, one writer at a time (runs that write it share the duckdb_ledger pool).
+    # `postgres`: the `postgres:` database, written by any number of runs on any hosts at once.
+    backend: Literal["duckdb", "postgres"] = "duckdb"
 
 
 class TokenStoreSettings(_Strict):
     path: str = ".data/tokens.json"
+    # `file`: the 0600 JSON file at `path` (one host). `postgres`: one row per realm in the `postgres:`
+    # database, so run workers on several hosts refresh a realm's token once between them.
+    backend: Literal["file", "postgres"] = "file"
+
+
+class LimiterSettings(_Strict):
+    """Where every process keeps a realm's shared QBO request budget (the per-process limiter is always on)."""
+
+    # `sqlite`: a file beside the token file, shared by the processes of one host. `postgres`: a table in
+    # the `postgres:` database, shared by every process on every host that runs against the realm.
+    # Unset: `postgres` when the tokens are there, else `sqlite`.
+    backend: Literal["sqlite", "postgres"] | None = None
+
+
+class PostgresSettings(_Strict):
+    """The PostgreSQL database of the server backends; its URL is read from an environment variable."""
+
+    url_env: str = "QBO_SFTP_POSTGRES_URL"
+
+    @field_validator("url_env")
+    @classmethod
+    def _name_is_env_var(cls, value: str) -> str:
+        _env_var_name(value)
+        return value
+
+    def url(self) -> str:
+        """The libpq URL (postgresql://user:password@host:port/db) from the environment, or a ConfigError."""
+        url = os.environ.get(self.url_env, "")
+        if not url:
+            raise ConfigError(
+                f"postgres.url_env: set the environment variable {self.url_env} to the PostgreSQL URL "
+                "(postgresql://user:password@host:port/database) the server backends use"
+            )
+        return url
 
 
 class WebhookSettings(_Strict):
@@ -443,6 +478,18 @@ class WebhookSettings(_Strict):
     # Events whose lastUpdated / time is older are ignored (counted): a replay cannot bring back an old
     # change, and CDC (30 days) catches anything the receiver really missed.
     max_event_age_hours: float = Field(default=24.0, gt=0)
+    # A company's webhook sensor deletes its events received longer ago than this once it has read past
+    # them; at least the max event age, since a deleted event no longer stops a young replay.
+    retention_hours: float = Field(default=168.0, gt=0)
+
+    @model_validator(mode="after")
+    def _retention_covers_replays(self) -> WebhookSettings:
+        if self.retention_hours < self.max_event_age_hours:
+            raise ValueError(
+                f"retention_hours ({self.retention_hours:g}) must be at least max_event_age_hours "
+                f"({self.max_event_age_hours:g}): a pruned event no longer stops a signed replay that young"
+            )
+        return self
 
 
 def _layout_kind(value: Any) -> str:
@@ -459,10 +506,25 @@ LayoutConfig = Annotated[
 class Config(_Strict):
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     tokens: TokenStoreSettings = Field(default_factory=TokenStoreSettings)
+    limiter: LimiterSettings = Field(default_factory=LimiterSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     companies: dict[str, Company] = Field(default_factory=dict)
     partners: dict[str, Partner] = Field(default_factory=dict)
     layouts: dict[str, LayoutConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sqlite_budget_needs_the_token_file(self) -> Config:
+        if self.limiter.backend == "sqlite" and self.tokens.backend != "file":
+            raise ValueError("limiter.backend sqlite sits beside the token file: use it with tokens.backend file")
+        return self
+
+    @property
+    def limiter_backend(self) -> Literal["sqlite", "postgres"]:
+        """Where the realms' shared request budgets are kept (`limiter.backend`, else where the tokens are)."""
+        if self.limiter.backend is not None:
+            return self.limiter.backend
+        return "postgres" if self.tokens.backend == "postgres" else "sqlite"
 
     def partner(self, name: str) -> Partner:
         try:
@@ -501,7 +563,8 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
 
 # --- cron and time zones ------------------------------------------------------------------------
 
-_CRON_FIELDS = (
+# Each field's label, lowest and highest value, and the names it takes for values (month, weekday).
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -533,7 +596,8 @@ def check_cron(expression: str) -> None:
 
 def _check_cron_part(expression: str, part: str, label: str, low: int, high: int, names: Mapping[str, int]) -> None:
     def bad(why: str) -> ValueError:
-        allowed = f"{low}-{high}" + (f" or {min(names, key=names.get)}-{max(names, key=names.get)}" if names else "")
+        by_value = sorted(names, key=lambda name: names[name])
+        allowed = f"{low}-{high}" + (f" or {by_value[0]}-{by_value[-1]}" if names else "")
         return ValueError(f"{expression!r}: the {label} field {part!r} {why} (allowed {allowed})")
 
     def number(token: str) -> int:

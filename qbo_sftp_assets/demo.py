@@ -14,9 +14,10 @@ import re
 import shutil
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -26,12 +27,11 @@ from qbo_sftp_assets.dagster_dev import prepare_dagster_home
 from qbo_sftp_assets.definitions import build_definitions
 from qbo_sftp_assets.defs.partitions import INBOUND_FILES
 from qbo_sftp_assets.embedded import COMPANY, connect_company, embedded_environment, environment_variables
-from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
-from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef
+from qbo_sftp_assets.formats import Bill, InMemoryControlNumbers, Line, PartyRef
 from qbo_sftp_assets.formats.x12 import Parties, write_810
 from qbo_sftp_assets.in_process_daemon import InProcessDaemon, RunOutcome
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.qbo.client import qbo_client_for
+from qbo_sftp_assets.ledger import Ledger, ledger_for
+from qbo_sftp_assets.qbo import qbo_client_for
 from qbo_sftp_assets.sftp import partner_files
 
 # A fixed clock for what the partners send, so the demo's partner files are the same every run.
@@ -121,7 +121,7 @@ def run_demo(workdir: Path) -> int:
 
 
 def _run_steps(daemon: InProcessDaemon, config_path: Path, config: Config) -> None:
-    ledger = Ledger(config.ledger.path)
+    ledger = ledger_for(config)
     print("2. Each company's CDC sensor sees no watermark yet and refreshes every QuickBooks snapshot:")
     for name in [n for n in daemon.sensor_names() if n.startswith("qbo_cdc_")]:
         for outcome in daemon.tick_sensor(name):
@@ -218,8 +218,8 @@ def _report(outcome: RunOutcome) -> None:
             )
     if not outcome.success and not outcome.failed_checks():
         for event in outcome.result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
+            error = event.step_failure_data.error if event.is_step_failure else None
+            if error is not None:
                 while error.cause is not None:  # the user code's own exception, not Dagster's wrapper
                     error = error.cause
                 print(f"      ! {event.step_key}: {error.message.strip()}")
@@ -229,7 +229,7 @@ def _materializations(outcome: RunOutcome) -> list[dg.AssetMaterialization]:
     return [e.step_materialization_data.materialization for e in outcome.result.get_asset_materialization_events()]
 
 
-def _table_rows(metadata: dict) -> list[dict]:
+def _table_rows(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
     for value in metadata.values():
         if isinstance(value, dg.TableMetadataValue):
             return [dict(record.data) for record in value.records]
@@ -276,7 +276,8 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -
     ).records
     if not records:
         return {}
-    return dict(records[0].asset_materialization.metadata)
+    materialization = records[0].asset_materialization
+    return {} if materialization is None else dict(materialization.metadata)
 
 
 def _text(value: object) -> str:

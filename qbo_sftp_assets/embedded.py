@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from qbo_sftp_assets.qbo.oauth import ConsentError, Endpoints, OAuthClient, chec
 from qbo_sftp_assets.qbo.tokens import TokenRecord, TokenStore
 from qbo_sftp_assets.sandbox.qbo_server import FIRST_REALM_ID, RunningSandbox, SandboxSettings, start_sandbox
 from qbo_sftp_assets.sandbox.sftp_server import EmbeddedSftp, start_embedded_sftp
+from qbo_sftp_assets.webhooks.receiver import WEBHOOK_PATH
 
 COMPANY = "northwind"
 # Loopback only: the sandbox never sends the browser anywhere, it redirects straight back here.
@@ -27,6 +29,11 @@ REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # Seconds between two looks at a partner's inbound folder: short, so a dropped file shows up in the UI
 # within a tick or two (the daemon ticks every 5 s at best).
 DEV_POLL_INTERVAL = 5.0
+# With webhooks on (`qbo-sftp dev`): the variable holding the sandbox's verifier token, the feed that
+# follows bill changes, and its quiet period (short, so a change shows up as a file within a minute).
+WEBHOOK_VERIFIER_ENV = "QBO_WEBHOOK_VERIFIER"
+CHANGE_FEED = ("legacy_erp", "bill_changes")
+DEV_DEBOUNCE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,9 @@ class EmbeddedEnvironment:
     qbo: RunningSandbox
     sftp: EmbeddedSftp
     environ: dict[str, str]
+    # The loopback port the sandbox POSTs its signed webhooks to (None: webhooks off); the receiver
+    # is started by whoever runs the environment (`qbo-sftp dev`), from the config's settings.
+    webhook_port: int | None = None
 
     def config(self) -> Config:
         return load_config(self.config_path)
@@ -114,22 +124,50 @@ def embedded_config(workdir: Path, qbo: RunningSandbox, sftp: EmbeddedSftp) -> d
     }
 
 
+def add_webhooks(settings: dict[str, Any], workdir: Path) -> None:
+    """The receiver's spool and verifier variable, and a bill feed that follows changes, in `settings`."""
+    settings["webhooks"] = {"spool_path": str(workdir / "webhooks.sqlite")}
+    settings["companies"][COMPANY]["webhook_verifier_env"] = WEBHOOK_VERIFIER_ENV
+    partner, feed = CHANGE_FEED
+    settings["partners"][partner]["outbound"][feed] = {
+        "entities": ["bills"],
+        "format": "csv",
+        "trigger": "on_change",
+        "debounce_seconds": DEV_DEBOUNCE_SECONDS,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @contextlib.contextmanager
 def embedded_environment(
-    workdir: Path, *, extra_partners: dict[str, dict[str, Any]] | None = None
+    workdir: Path, *, extra_partners: dict[str, dict[str, Any]] | None = None, webhooks: bool = False
 ) -> Iterator[EmbeddedEnvironment]:
     """Start both sandboxes, write `workdir/qbo_sftp.yaml` for them, and stop them on exit.
 
     `extra_partners` adds partners (their `sftp` endpoint filled in) beside the demo's three.
+    `webhooks`: the sandbox POSTs signed webhooks to `webhook_port` on loopback, and the config names
+    the receiver's spool, the verifier variable (set in `environ`) and an `on_change` bill feed.
     """
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    # The receiver's port is chosen before the sandbox starts: its webhook URL is a start-up setting.
+    webhook_port = _free_port() if webhooks else None
+    sandbox_settings = (
+        SandboxSettings(webhook_url=f"http://127.0.0.1:{webhook_port}{WEBHOOK_PATH}") if webhooks else SandboxSettings()
+    )
     with (
-        start_sandbox(SandboxSettings()) as qbo,
+        start_sandbox(sandbox_settings) as qbo,
         start_embedded_sftp(workdir / "sftp", workdir / "keys") as sftp,
     ):
         config_path = workdir / "qbo_sftp.yaml"
         settings = embedded_config(workdir, qbo, sftp)
+        if webhooks:
+            add_webhooks(settings, workdir)
         for name, partner in (extra_partners or {}).items():
             settings["partners"][name] = {"company": COMPANY, "sftp": sftp.endpoint_settings(), **partner}
         config_path.write_text(yaml.safe_dump(settings, sort_keys=False))
@@ -140,7 +178,9 @@ def embedded_environment(
             "QBO_CLIENT_SECRET": qbo.settings.client_secret,
             CONFIG_PATH_ENV: str(config_path),
         }
-        yield EmbeddedEnvironment(workdir, config_path, qbo, sftp, environ)
+        if webhooks:
+            environ[WEBHOOK_VERIFIER_ENV] = qbo.settings.webhook_verifier_token
+        yield EmbeddedEnvironment(workdir, config_path, qbo, sftp, environ, webhook_port)
 
 
 def create_partner_folders(config: Config, sftp_root: Path) -> list[Path]:
@@ -149,7 +189,9 @@ def create_partner_folders(config: Config, sftp_root: Path) -> list[Path]:
     for partner in config.partners.values():
         folders = partner.folders
         base = sftp_root / folders.root.strip("/")
-        names = (folders.inbound, folders.processing, folders.archive, folders.error, folders.acks, folders.outbound)
+        names = [folders.inbound, folders.processing, folders.archive, folders.error, folders.acks, folders.outbound]
+        if partner.outbound:  # where the partner's 997s for our files arrive, and are filed once read
+            names += [partner.partner_acks.folder, partner.partner_acks.archive]
         for name in names:
             folder = base / name.strip("/")
             folder.mkdir(parents=True, exist_ok=True)

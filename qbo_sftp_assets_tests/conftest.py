@@ -10,6 +10,7 @@ pytest_plugins = [
     "qbo_sftp_assets_tests.fixtures_ledger",
     "qbo_sftp_assets_tests.fixtures_qbo_client",
     "qbo_sftp_assets_tests.fixtures_posting",
+    "qbo_sftp_assets_tests.fixtures_postgres",
 ]
 
 # `make test` must give the same verdict on every run of the same commit (and not time out on a busy

@@ -10,7 +10,7 @@ import pytest
 
 from qbo_sftp_assets.config import Company, QboLimits
 from qbo_sftp_assets.qbo.client import QboClient
-from qbo_sftp_assets.qbo.tokens import TokenGrant, TokenRecord, TokenStore
+from qbo_sftp_assets.qbo.tokens import AnyTokenStore, TokenGrant, TokenRecord, TokenStore
 
 SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
@@ -23,7 +23,7 @@ def local_company(base_url: str, *, limits: QboLimits = FAST_LIMITS, realm_id: s
     return Company(realm_id=realm_id, environment="local", base_url=base_url, limits=limits)
 
 
-def seed_tokens(sandbox: Any, store: TokenStore, realm_id: str = FIRST_REALM) -> TokenRecord:
+def seed_tokens(sandbox: Any, store: AnyTokenStore, realm_id: str = FIRST_REALM) -> TokenRecord:
     """Put a token pair minted by the sandbox into the store, as a completed `connect` would."""
     record = TokenRecord.from_grant(realm_id, TokenGrant.from_json(sandbox.state.issue_tokens(realm_id)))
     store.put(record)

@@ -184,7 +184,7 @@ def watching_for_partial_files(site: SftpSite, sizes: dict[str, int]) -> Iterato
         try:
             with site.files() as files:
                 while not stop.is_set():
-                    for entry in files.list("outbound"):
+                    for entry in files.list_folder("outbound"):
                         if entry.name in sizes and entry.size != sizes[entry.name]:
                             watch.violations.append(f"remote {entry.name}: {entry.size}")
                     watch.listings["remote"] += 1

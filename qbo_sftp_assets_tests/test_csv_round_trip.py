@@ -56,8 +56,9 @@ ACME = PartyRef("V1", "Acme")
 
 
 def bill(number="INV-1", cls=Bill, vendor=ACME, **changes):
+    # An Invoice's counterparty is its customer; the layout's party columns carry either.
     fields = dict(
-        vendor=vendor,
+        **{"customer" if cls is Invoice else "vendor": vendor},
         number=number,
         date=dt.date(2026, 1, 5),
         due_date=dt.date(2026, 2, 4),

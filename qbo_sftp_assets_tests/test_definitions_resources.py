@@ -11,6 +11,7 @@ from qbo_sftp_assets.defs.outbound.schedules import schedule_name
 from qbo_sftp_assets.defs.outbound.sensors import partner_ack_sensor_name
 from qbo_sftp_assets.defs.qbo_snapshots.health import HEALTH_SENSOR
 from qbo_sftp_assets.defs.qbo_snapshots.sensors import cdc_sensor_name
+from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.defs.webhooks.sensors import webhook_sensor_name
 from qbo_sftp_assets.embedded import COMPANY, connect_company, embedded_environment, environment_variables
 from qbo_sftp_assets.qbo.client import MissingCredentials
@@ -43,7 +44,7 @@ def test_the_config_builds_a_sensor_per_partner_and_company_and_a_schedule_per_f
         }
         assert all(sensor.default_status == dg.DefaultSensorStatus.RUNNING for sensor in sensors.values())
         poll = env.config().partner("legacy_erp").poll_interval
-        assert sensors[inbound_sensor_name("legacy_erp")].minimum_interval_seconds == max(5, int(poll))
+        assert sensors[inbound_sensor_name("legacy_erp")].minimum_interval_seconds == minimum_interval(poll)
         assert {s.name for s in definitions.schedules} == {
             schedule_name("acme_tractor", "weekly_invoices"),
             schedule_name("legacy_erp", "vendor_list"),

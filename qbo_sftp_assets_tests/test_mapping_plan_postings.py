@@ -312,7 +312,7 @@ def test_totals_balance_duplicates_and_negative_bills_are_all_reported_at_once(r
             date=DAY,
             lines=(JournalLine("5000", debit=Decimal("10")), JournalLine("6100", credit=Decimal("9"))),
         ),
-        Invoice(vendor=PartyRef(name="Acme Tractor Works"), number="S-1", date=DAY, lines=()),
+        Invoice(customer=PartyRef(name="Acme Tractor Works"), number="S-1", date=DAY, lines=()),
     ]
     validated = validate_plan(plan(reference, documents), reference)
     checks = {(row["record_index"], row["check"]) for row in validated.failures.to_dict("records")}

@@ -9,7 +9,10 @@ from decimal import Decimal
 
 from qbo_sftp_assets.ledger.reference import ReferenceStore, cursor_name
 from qbo_sftp_assets.mapping import ReferenceData, refresh_reference
+from qbo_sftp_assets_tests.fixtures_ledger import BOTH_LEDGER_BACKENDS
 from qbo_sftp_assets_tests.fixtures_qbo_client import FIRST_REALM
+
+pytestmark = BOTH_LEDGER_BACKENDS  # the reference store on the DuckDB file and on PostgreSQL
 
 
 def bill_body(client) -> dict:

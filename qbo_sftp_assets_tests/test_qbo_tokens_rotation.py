@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ import pytest
 from qbo_sftp_assets.qbo.client import QboClient
 from qbo_sftp_assets.qbo.faults import ReconnectRequired
 from qbo_sftp_assets.qbo.oauth import Endpoints, InvalidGrant, OAuthClient
-from qbo_sftp_assets.qbo.tokens import TokenStore
+from qbo_sftp_assets.qbo.tokens import AnyTokenStore
+from qbo_sftp_assets_tests.fixtures_postgres import open_token_store_spec, token_store_spec
 from qbo_sftp_assets_tests.fixtures_qbo_client import (
     FIRST_REALM,
     SANDBOX_CLIENT_ID,
@@ -29,7 +29,7 @@ def realm_stats(sandbox: Any) -> dict[str, Any]:
     return sandbox.state.stats()["realms"][FIRST_REALM]
 
 
-def expire_in_store(store: TokenStore) -> None:
+def expire_in_store(store: AnyTokenStore) -> None:
     record = store.require(FIRST_REALM)
     past = datetime.now(UTC) - timedelta(seconds=1)
     store.put(replace(record, access_expires_at=past, obtained_at=past - timedelta(hours=1)))
@@ -139,9 +139,9 @@ def test_a_revoked_grant_surfaces_reconnect_required(client_sandbox: Any, make_c
         client.count("Term")
 
 
-def _refresh_in_child(base_url: str, token_path: str, barrier: Any) -> str:
+def _refresh_in_child(base_url: str, store_spec: tuple[str, str], barrier: Any) -> str:
     """Runs in a spawned process: wait for the others, then make one API call that needs a refresh."""
-    store = TokenStore(token_path)
+    store = open_token_store_spec(store_spec)
     with QboClient(local_company(base_url), store, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET) as client:
         barrier.wait(timeout=60)
         try:
@@ -150,8 +150,9 @@ def _refresh_in_child(base_url: str, token_path: str, barrier: Any) -> str:
             return f"reconnect {error}"
 
 
-def test_four_processes_make_exactly_one_refresh(client_sandbox: Any, tmp_path: Path) -> None:
-    store = TokenStore(tmp_path / "tokens.json")
+def test_four_processes_make_exactly_one_refresh(client_sandbox: Any, token_store: AnyTokenStore) -> None:
+    """With the token file (one host) and with PostgreSQL (run workers on several hosts)."""
+    store = token_store
     seed_tokens(client_sandbox, store)
     expire_in_store(store)
     before = realm_stats(client_sandbox)
@@ -159,7 +160,7 @@ def test_four_processes_make_exactly_one_refresh(client_sandbox: Any, tmp_path: 
     barrier = context.Manager().Barrier(4)
     with context.Pool(4) as pool:
         outcomes = pool.starmap(
-            _refresh_in_child, [(client_sandbox.base_url, str(store.path), barrier) for _ in range(4)]
+            _refresh_in_child, [(client_sandbox.base_url, token_store_spec(store), barrier) for _ in range(4)]
         )
     after = realm_stats(client_sandbox)
     assert all(outcome.startswith("ok ") for outcome in outcomes), outcomes

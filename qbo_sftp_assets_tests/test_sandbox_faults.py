@@ -80,6 +80,17 @@ def test_rules_match_realm_and_path(qbo_sandbox):
         assert second.get("/cdc", params=params).status_code == 503
 
 
+def test_an_injected_429_names_its_window_only_when_asked(qbo_sandbox, qbo_api):
+    arm(qbo_sandbox, kind="429", count=1)
+    arm(qbo_sandbox, kind="429", count=1, retry_after=1.5)
+    plain, announced = qbo_api.get("/preferences"), qbo_api.get("/preferences")
+    assert (plain.status_code, announced.status_code) == (429, 429)
+    assert "Retry-After" not in plain.headers  # QBO is not known to send one: the default sends none
+    assert announced.headers["Retry-After"] == "1.5"
+    bad = httpx.post(f"{qbo_sandbox.base_url}/_sandbox/faults", json={"kind": "500", "retry_after": 1})
+    assert bad.status_code == 400 and "retry_after" in bad.text
+
+
 def test_unknown_fault_kind_is_refused(qbo_sandbox):
     response = httpx.post(f"{qbo_sandbox.base_url}/_sandbox/faults", json={"kind": "teapot"})
     assert response.status_code == 400

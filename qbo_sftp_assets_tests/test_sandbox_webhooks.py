@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from qbo_sftp_assets.cli import main
 from qbo_sftp_assets_tests.fixtures_qbo import sandbox_api_client
 from qbo_sftp_assets_tests.test_sandbox_entities import expense_bill
 
@@ -132,3 +133,15 @@ def test_failed_delivery_is_retried(qbo_sandbox_factory, receiver):
     assert second_headers["intuit-signature"] == expected_signature(second_body)
     stats = sandbox.state.stats()
     assert stats["webhook_failures"] == 1
+
+
+def test_the_edit_bill_verb_changes_a_bill_whose_update_is_notified(qbo_sandbox_factory, receiver, capsys):
+    sandbox = qbo_sandbox_factory(webhook_url=receiver.url, webhook_verifier_token=VERIFIER)
+    assert main(["sandbox", "edit-bill", "--url", sandbox.base_url, "--memo", "from the verb"]) == 0
+    bill_id = capsys.readouterr().out.split()[1]
+    with sandbox_api_client(sandbox) as api:
+        assert api.get(f"/bill/{bill_id}").json()["Bill"]["PrivateNote"] == "from the verb"
+    entity = json.loads(receiver.next()[1])["eventNotifications"][0]["dataChangeEvent"]["entities"][0]
+    assert (entity["name"], entity["id"], entity["operation"]) == ("Bill", bill_id, "Update")
+    assert main(["sandbox", "edit-bill", "--url", sandbox.base_url, "--id", "999999"]) != 0
+    assert "answered 400" in capsys.readouterr().err

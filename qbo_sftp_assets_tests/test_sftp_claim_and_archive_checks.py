@@ -22,7 +22,7 @@ def test_a_symlink_swapped_in_after_the_listing_is_refused_and_never_read(sftp_s
     outside.write_bytes(SECRET)
     (inbound / "inv.edi").write_bytes(LISTED)
     with sftp_site.files() as files:
-        (entry,) = files.list("inbound")
+        (entry,) = files.list_folder("inbound")
         (inbound / "inv.edi").unlink()
         (inbound / "inv.edi").symlink_to(outside)  # the swap, between listing and claim
         claim = files.claim(entry.name)

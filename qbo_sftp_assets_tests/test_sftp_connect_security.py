@@ -212,16 +212,16 @@ def test_a_stalled_server_hits_the_operation_deadline(sshd_sftp_site: SftpSite) 
     server = sshd_sftp_site.sshd
     session = open_session(endpoint, partner="acme")
     files = PartnerFiles(session, sshd_sftp_site.folders)
-    assert files.list("") is not None
+    assert files.list_folder("") is not None
     assert server.kill_sessions(signal.SIGSTOP) > 0
     started = time.monotonic()
     try:
         with pytest.raises(SftpTimeoutError, match=r"did not finish within 1 s"):
-            files.list("")
+            files.list_folder("")
         assert time.monotonic() - started < 5
         assert not session.alive
         with pytest.raises(SftpTimeoutError):
-            files.list("")
+            files.list_folder("")
     finally:
         server.kill_sessions(signal.SIGCONT)
         session.close()

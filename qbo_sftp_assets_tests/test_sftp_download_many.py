@@ -37,7 +37,7 @@ def test_download_many_lands_every_file_across_batches(sftp_site: SftpSite, tmp_
     landing = tmp_path / "landing"
     landing.mkdir()
     with sftp_site.files() as files:
-        results = list(files.download_many(files.list("processing"), landing))
+        results = list(files.download_many(files.list_folder("processing"), landing))
     assert [r.name for r in results] == sorted(contents)
     for result in results:
         data = contents[result.name]
@@ -56,7 +56,7 @@ def test_each_bad_file_fails_alone_and_leaves_nothing_behind(sftp_site: SftpSite
     landing = tmp_path / "landing"
     landing.mkdir()
     with sftp_site.files() as files:
-        listing = {entry.name: entry for entry in files.list("processing")}
+        listing = {entry.name: entry for entry in files.list_folder("processing")}
         with (processing / "grew.csv").open("ab") as grow:
             grow.write(b"written after the listing")
         (processing / "shrank.csv").write_bytes(b"cut")
@@ -105,7 +105,7 @@ def test_a_batch_of_small_files_costs_two_round_trips(sftp_site: SftpSite, tmp_p
     for n in range(20):
         (processing / f"small-{n:02}.csv").write_bytes(b"row\n" * (n + 1))
     with sftp_site.files() as files:
-        listing = files.list("processing")
+        listing = files.list_folder("processing")
         writes = _count_channel_writes(files)
         results = list(files.download_many(listing, tmp_path))
     assert all(r.ok for r in results) and len(results) == 20
@@ -121,7 +121,7 @@ def test_a_connection_dropped_midway_keeps_the_batches_already_landed(sshd_sftp_
     landing.mkdir()
     delivered = []
     with sshd_sftp_site.files() as files, pytest.raises(SftpError, match="dropped"):
-        for result in files.download_many(files.list("processing"), landing):
+        for result in files.download_many(files.list_folder("processing"), landing):
             delivered.append(result)
             if len(delivered) == DOWNLOAD_BATCH:
                 assert sshd_sftp_site.sshd is not None and sshd_sftp_site.sshd.kill_sessions() > 0
@@ -205,7 +205,7 @@ def test_a_server_that_streams_without_end_is_stopped_at_the_listed_size(
     landing.mkdir()
     with open_session(endpoint) as session:
         files = PartnerFiles(session, Folders(root="/"))
-        listing = files.list("processing")
+        listing = files.list_folder("processing")
         results = list(files.download_many(listing, landing))
         by_stat = list(files.download_many(["endless.edi"], landing))
         with pytest.raises(TransferIncompleteError, match="sent more than the 4000 bytes"):

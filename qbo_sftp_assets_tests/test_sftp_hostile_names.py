@@ -32,7 +32,7 @@ def test_a_name_that_is_not_utf8_is_skipped_and_reported_and_the_rest_listed(sft
     _make_bytes_name(inbound, NOT_UTF8, b"x" * 9)
     (inbound / "line\nbreak.csv").write_bytes(b"y")
     with sftp_site.files() as files:
-        listing = files.list("inbound")
+        listing = files.list_folder("inbound")
     assert [entry.name for entry in listing] == ["good-1.csv", "good-2.csv"]
     skipped = {entry.display: entry for entry in listing.skipped}
     assert set(skipped) == {"caf\\xe9-latin1.csv", "line\\x0abreak.csv"}

@@ -56,7 +56,7 @@ def test_legacy_algorithms_true_connects_and_lists(site: SftpSite, capfd: pytest
     endpoint = site.endpoint_with(legacy_algorithms=True)
     with open_session(endpoint, partner="oldco") as session:
         assert session.connection.transport.host_key_type == "ssh-rsa"
-        assert [entry.name for entry in PartnerFiles(session, site.folders).list("inbound")] == ["old.edi"]
+        assert [entry.name for entry in PartnerFiles(session, site.folders).list_folder("inbound")] == ["old.edi"]
     assert "Traceback" not in capfd.readouterr().err
 
 

@@ -121,3 +121,18 @@ def test_a_cursor_reader_misses_nothing_while_processes_write(tmp_path: Path) ->
     follower.join(30)
     expected = {f"{w}-{n}" for w in range(writers) for n in range(per_writer)}
     assert len(seen) == len(expected) and set(seen) == expected
+
+
+def test_prune_deletes_only_old_events_of_the_realm_a_reader_has_passed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.create()
+    received = datetime(2026, 11, 1, tzinfo=UTC)
+    other_realm = ChangeEvent("2", "Bill", "9", "Update", received, "id-other", "cloudevents")
+    spool.append([event("1"), event("2"), other_realm, event("3")], received_at=received)
+    read_to = spool.read_after(None)[1].cursor  # the reader has passed "1" and "2" only
+    later = datetime(2026, 11, 30, tzinfo=UTC)
+    assert spool.prune(received, realm_id="1", through=read_to) == 0  # nothing received before that moment
+    assert spool.prune(later, through="another-spool:99") == 0  # a cursor of another spool passed nothing
+    assert spool.prune(later, realm_id="1", through=read_to) == 2
+    assert [e.entity_id for e in spool.read_after(None)] == ["9", "3"]
+    assert spool.append([event("1")]).stored == 1  # its dedup key went with it (hence retention >= max age)

@@ -24,7 +24,7 @@ EXAMPLE_CONFIG = Path(__file__).parents[1] / "examples" / "qbo_sftp.example.yaml
 IDENTITY = X12Identity(our_id="NORTHWIND", partner_id="ACMESTEEL")
 CUSTOMER = PartyRef("58", "Acme Steel Buyers")
 INVOICE = Invoice(
-    vendor=CUSTOMER,
+    customer=CUSTOMER,
     number="1042",
     date=dt.date(2026, 11, 21),
     lines=(Line(Decimal("300.00"), "Laser cutting", Decimal("3"), Decimal("100"), "CUT", unit="HR"),),
@@ -68,7 +68,7 @@ def test_read_as_a_partner_would_our_810_is_a_bill_from_us() -> None:
 
 def test_an_810_sent_by_us_without_a_bill_to_party_is_withheld_with_a_named_error() -> None:
     # As a cancellation of an invoice whose customer we never saw is written.
-    data = our_810(Invoice(vendor=PartyRef(), number="1042", date=INVOICE.date, lines=INVOICE.lines))
+    data = our_810(Invoice(customer=PartyRef(), number="1042", date=INVOICE.date, lines=INVOICE.lines))
     result, acknowledgment = read_x12(data, our_ids={"NORTHWIND"})
     assert result.documents == []
     [error] = result.errors

@@ -86,7 +86,7 @@ def test_output_is_deterministic_and_enveloped_from_the_identity() -> None:
 
 def test_invoice_puts_the_customer_in_n1_bt_and_reads_back_as_a_bill_from_the_seller() -> None:
     invoice = Invoice(
-        vendor=PartyRef("CUST-9", "Big Retail"),
+        customer=PartyRef("CUST-9", "Big Retail"),
         number="S-100",
         date=dt.date(2026, 11, 21),
         lines=(Line(Decimal("30.00"), "Service", Decimal("2"), Decimal("15"), "SVC", unit="HR"),),

@@ -1,5 +1,5 @@
 """The fast constructors the readers use (`documents.from_fields` / `line_from` / `bill_from` /
-`source_at`, `edifact.tokenizer.Segment._plain`) build the same objects as the normal ones, and stop
+`invoice_from` / `source_at`, `edifact.tokenizer.Segment._plain`) build the same objects as the normal ones, and stop
 being allowed the day a class gets `slots=True` or a `__post_init__` that they would skip."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from qbo_sftp_assets.formats import documents
 from qbo_sftp_assets.formats.documents import (
     BILL_DEFAULTS,
+    INVOICE_DEFAULTS,
     LINE_DEFAULTS,
     SOURCE_DEFAULTS,
     Bill,
@@ -23,6 +24,7 @@ from qbo_sftp_assets.formats.documents import (
     VendorCredit,
     bill_from,
     from_fields,
+    invoice_from,
     line_from,
     source_at,
     source_at_line,
@@ -51,9 +53,12 @@ def test_fast_document_constructors_build_what_the_normal_ones_build() -> None:
     same(from_fields(Source, {**SOURCE_DEFAULTS, "file": "a"}), Source(file="a"))
     same(source_at(SOURCE, 9), dataclasses.replace(SOURCE, segment=9))
     same(source_at_line(Source(file="a.csv", line=2), 7), Source(file="a.csv", line=7))
-    for kind in (Bill, VendorCredit, Invoice):
+    for kind in (Bill, VendorCredit):
         same(bill_from(kind, BILL_VALUES), kind(**BILL_VALUES))
     assert bill_from(Bill, BILL_VALUES).__dict__.keys() == BILL_DEFAULTS.keys()
+    invoice_values = {"customer": BILL_VALUES["vendor"], **{k: v for k, v in BILL_VALUES.items() if k != "vendor"}}
+    same(invoice_from(invoice_values), Invoice(**invoice_values))
+    assert invoice_from(invoice_values).__dict__.keys() == INVOICE_DEFAULTS.keys()
 
 
 @pytest.mark.parametrize("cls", [Line, Source, Bill, VendorCredit, Invoice])
@@ -62,7 +67,7 @@ def test_the_fast_path_is_still_allowed_for_the_document_classes(cls: type) -> N
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
     assert "__slots__" not in cls.__dict__, f"{cls.__name__} has slots: documents.from_fields cannot build it"
     assert not hasattr(cls, "__post_init__"), f"{cls.__name__}.__post_init__ would be skipped by from_fields"
-    assert set(documents.__dict__) >= {"from_fields", "line_from", "bill_from", "source_at"}
+    assert set(documents.__dict__) >= {"from_fields", "line_from", "bill_from", "invoice_from", "source_at"}
 
 
 def slots_of(segment: Segment) -> dict[str, object]:

@@ -1,14 +1,18 @@
-"""`qbo-sftp demo` (what `make demo` runs), `qbo-sftp dev` (the Dagster UI and daemon) and `qbo-sftp replay`."""
+"""`qbo-sftp demo` (what `make demo` runs), `qbo-sftp dev` (the Dagster UI and daemon, with the webhook
+receiver) and `qbo-sftp replay`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,9 @@ EMBEDDED_DEV_DIR = Path(".data/dev")
 DEFAULT_DAGSTER_HOME = Path(".dagster_home")
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 DAGSTER_URL_ENV = "QBO_SFTP_DAGSTER_URL"
+DEFAULT_WEBHOOKS_PORT = 8085
+# Same name as qbo_sftp_assets.dagster_dev.POSTGRES_URL_ENV (not imported: that module imports Dagster).
+POSTGRES_URL_ENV = "QBO_SFTP_DAGSTER_POSTGRES_URL"
 FIRST_SNAPSHOT_TIMEOUT = 120
 # Replays re-run the step that applies the mapping and everything after it ("Re-execute from failure"
 # would only re-check the stored old output: docs/asset-graph.md, "Replay after a mapping fix").
@@ -58,6 +65,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run on the embedded QBO sandbox and SFTP server (default); --no-embedded uses your config file",
+    )
+    dev.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get(POSTGRES_URL_ENV),
+        help=f"keep the Dagster instance in this PostgreSQL database (default ${POSTGRES_URL_ENV})",
+    )
+    dev.add_argument(
+        "--webhooks-host",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="where the webhook receiver listens (default 127.0.0.1); it starts with the UI when a company "
+        "names webhook_verifier_env, and always on the embedded sandboxes",
+    )
+    dev.add_argument(
+        "--webhooks-port",
+        metavar="PORT",
+        type=int,
+        default=DEFAULT_WEBHOOKS_PORT,
+        help=f"the webhook receiver's port with a real config (default {DEFAULT_WEBHOOKS_PORT}); "
+        "on the embedded sandboxes it takes a free port, which the sandbox's webhooks point at",
     )
     dev.set_defaults(handler=serve_dagster_ui)
 
@@ -90,24 +118,98 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def serve_dagster_ui(args: argparse.Namespace) -> int:
-    """`dagster dev` on a persistent DAGSTER_HOME with our dagster.yaml, until Ctrl-C."""
+    """`dagster dev` on a persistent DAGSTER_HOME with our dagster.yaml, and the webhook receiver, until Ctrl-C."""
     from qbo_sftp_assets.dagster_dev import prepare_dagster_home
     from qbo_sftp_assets.embedded import connect_company, embedded_environment
 
     real_config = args.dev_config or (None if args.embedded else str(config_path(args.config)))
     if real_config:
-        load_config(real_config)  # a broken config fails here, with its message, not in the code server
-        home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME))
+        config = load_config(real_config)  # a broken config fails here, with its message, not in the code server
+        home = prepare_dagster_home(
+            Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME),
+            postgres_url=args.postgres,
+            ledger_backend=config.ledger.backend,
+        )
         environ = {CONFIG_PATH_ENV: str(Path(real_config).resolve())}
-        return _serve(home, environ, args.port, lambda dev: None)
+        with (
+            _sigterm_stops_everything(),
+            dev_webhook_receiver(config, os.environ, args.webhooks_host, args.webhooks_port, embedded=False),
+        ):
+            return _serve(home, environ, args.port, lambda dev: None)
     workdir = EMBEDDED_DEV_DIR.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
-    with embedded_environment(workdir) as env:
+    with _sigterm_stops_everything(), embedded_environment(workdir, webhooks=True) as env:
         connect_company(env)
         print(f"QBO sandbox on {env.qbo.base_url}, SFTP server on 127.0.0.1:{env.sftp.port}, config {env.config_path}")
-        home = prepare_dagster_home(workdir / "dagster_home")
-        return _serve(home, env.environ, args.port, lambda dev: _fill_first_page(dev, env.config()))
+        home = prepare_dagster_home(workdir / "dagster_home", postgres_url=args.postgres)
+        port = env.webhook_port or 0
+        with dev_webhook_receiver(env.config(), env.environ, "127.0.0.1", port, embedded=True):
+            print(
+                "Change a bill and its webhook makes a file in legacy_erp/outbound (feed bill_changes): "
+                f"qbo-sftp sandbox edit-bill --url {env.qbo.base_url}"
+            )
+            return _serve(home, env.environ, args.port, lambda dev: _fill_first_page(dev, env.config()))
+
+
+@contextlib.contextmanager
+def _sigterm_stops_everything() -> Iterator[None]:
+    """SIGTERM stops the block as Ctrl-C does: `dagster dev` runs in its own process group, which only
+    the `with` blocks stop (a plain SIGTERM would end this process and leave it, and the sandboxes' port
+    users, running)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def dev_webhook_receiver(
+    config: Config, environ: Mapping[str, str], host: str, port: int, *, embedded: bool
+) -> Iterator[None]:
+    """The QBO webhook receiver in a thread of this process, for as long as the UI runs.
+
+    It starts when a company names `webhook_verifier_env` (the embedded config does). A relative spool
+    path is taken from the project root, where `dagster dev` runs and the webhook sensors read it.
+    """
+    from qbo_sftp_assets.dagster_dev import PROJECT_ROOT
+    from qbo_sftp_assets.webhooks import WEBHOOK_PATH, ReceiverSettings, start_receiver
+
+    verifier_vars = sorted({f"${c.webhook_verifier_env}" for c in config.companies.values() if c.webhook_verifier_env})
+    if not verifier_vars:
+        print("No webhook receiver: no company names webhook_verifier_env (changes arrive by the CDC sensor).")
+        yield
+        return
+    settings = ReceiverSettings.from_config(config, environ)
+    settings = dataclasses.replace(settings, spool_path=PROJECT_ROOT / settings.spool_path)
+    receiver = start_receiver(settings, host=host, port=port)
+    try:
+        running = receiver.__enter__()
+    except OSError as error:
+        raise UserFacingError(
+            f"the webhook receiver cannot listen on {host}:{port} ({error.strerror}); pick another --webhooks-port"
+        ) from error
+    try:
+        print(
+            f"QBO webhook receiver on {running.webhook_url} (health {running.base_url}/health, "
+            f"counters {running.base_url}/stats), spool {settings.spool_path}"
+        )
+        if embedded:
+            print(f"  the embedded QBO sandbox's webhooks point here, signed with {', '.join(verifier_vars)}")
+        else:
+            print(
+                f"  Register https://YOUR-PUBLIC-HOST{WEBHOOK_PATH} as the Intuit app's webhook endpoint: an HTTPS "
+                f"proxy forwarding only that path to {running.base_url} (never the Dagster UI); "
+                f"{', '.join(verifier_vars)} holds the app's Verifier Token."
+            )
+        yield
+    finally:
+        receiver.__exit__(None, None, None)
 
 
 def _serve(home: Path, environ: dict[str, str], port: int, after_start: Callable[[DagsterDev], None]) -> int:

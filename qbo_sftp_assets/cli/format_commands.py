@@ -17,11 +17,18 @@ from pathlib import Path
 
 from qbo_sftp_assets.config import ConfigError, config_path, load_config
 from qbo_sftp_assets.errors import UserFacingError
-from qbo_sftp_assets.formats.builtin_layouts import LayoutError, builtin_layouts, load_layout_file
-from qbo_sftp_assets.formats.control_numbers import InMemoryControlNumbers
-from qbo_sftp_assets.formats.detect import SNIFF_BYTES, FormatName, detect_format
-from qbo_sftp_assets.formats.files import acknowledge_file, read_file
-from qbo_sftp_assets.formats.layouts import Layout
+from qbo_sftp_assets.formats import (
+    SNIFF_BYTES,
+    FormatName,
+    InMemoryControlNumbers,
+    Layout,
+    LayoutError,
+    acknowledge_file,
+    detect_format,
+    load_layout_file,
+    read_file,
+)
+from qbo_sftp_assets.formats.builtin_layouts import builtin_layouts
 
 FORMAT_CHOICES = ("auto", "csv", "fixed", "x12", "edifact")
 EXIT_VALID, EXIT_CANNOT_READ, EXIT_INVALID = 0, 1, 2
@@ -176,11 +183,14 @@ def _input_file(text: str) -> Path:
     return path
 
 
+_FORMAT_NAMES: dict[str, FormatName] = {"x12": "x12", "edifact": "edifact", "csv": "csv", "fixed": "fixed"}
+
+
 def _file_format(path: Path, requested: str, layout: Layout | None) -> FormatName:
     if requested != "auto":
         if requested in ("csv", "fixed") and layout is not None and layout.kind != requested:
             raise OptionError(f"--format {requested} does not match the layout, which is a {layout.kind} layout")
-        return requested  # type: ignore[return-value]
+        return _FORMAT_NAMES[requested]  # argparse's choices admit only these
     with open(path, "rb") as stream:
         head = stream.read(SNIFF_BYTES)
     return detect_format(head, layout, name=str(path))

@@ -10,7 +10,7 @@ from typing import Any
 
 from qbo_sftp_assets.config import load_config
 from qbo_sftp_assets.errors import UserFacingError
-from qbo_sftp_assets.ledger import Ledger
+from qbo_sftp_assets.ledger import Ledger, ledger_for
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,7 +37,13 @@ def _positive(text: str) -> int:
 
 
 def _ledger(args: argparse.Namespace) -> Ledger:
-    path = Path(args.path or load_config(args.config).ledger.path)
+    if args.path:
+        path = Path(args.path)
+    else:
+        config = load_config(args.config)
+        if config.ledger.backend != "duckdb":
+            return ledger_for(config)
+        path = Path(config.ledger.path)
     # Showing a ledger must never create one: a mistyped path is an error, not an empty new file.
     if not path.is_file():
         raise UserFacingError(f"no ledger at {path}; check --path or the config's ledger.path")
@@ -49,7 +55,7 @@ def show_recent_activity(args: argparse.Namespace) -> int:
     activity = ledger.recent_activity(args.limit)
     # Outbound deliveries with what the partner's 997 said, set by set, instead of the bare table row.
     activity["outbound_deliveries"] = delivery_rows(ledger, args.limit)
-    print(f"ledger {ledger.path} (schema version {ledger.schema_version()})")
+    print(f"ledger {ledger.location} (schema version {ledger.schema_version()})")
     for table, rows in activity.items():
         print(f"\n{table.replace('_', ' ')} ({len(rows)} most recent)")
         print(render_table(rows) if rows else "  (none yet)")

@@ -16,8 +16,8 @@ from typing import Any
 from qbo_sftp_assets.cli.ledger_commands import render_table
 from qbo_sftp_assets.config import load_config
 from qbo_sftp_assets.errors import UserFacingError
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.qbo.client import encode_json, qbo_client_for
+from qbo_sftp_assets.ledger import Ledger, ledger_for
+from qbo_sftp_assets.qbo import encode_json, qbo_client_for
 
 
 class NoInboundRule(UserFacingError):
@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def post_file(args: argparse.Namespace) -> int:
     """`qbo-sftp post FILE --partner NAME [--dry-run]`."""
     # Mapping, validation and posting pull in pandas and pandera: only this command pays for them.
-    from qbo_sftp_assets.formats.files import read_file
+    from qbo_sftp_assets.formats import read_file
     from qbo_sftp_assets.mapping import ReferenceData, plan_postings, refresh_reference
     from qbo_sftp_assets.pipeline.inbound import inbound_rule_for
     from qbo_sftp_assets.pipeline.posting import FilePostings, post_files
@@ -59,7 +59,7 @@ def post_file(args: argparse.Namespace) -> int:
     company = config.company(partner.company)
     with qbo_client_for(config, partner.company) as client, tempfile.TemporaryDirectory() as scratch:
         # A dry run must not write the ledger, so reference data is read into a scratch ledger.
-        ledger = Ledger(Path(scratch) / "reference.duckdb") if args.dry_run else Ledger(config.ledger.path)
+        ledger = Ledger(Path(scratch) / "reference.duckdb") if args.dry_run else ledger_for(config)
         refresh_reference(client, ledger, company.realm_id)
         reference = ReferenceData.load(ledger, company.realm_id)
         plan = plan_postings(

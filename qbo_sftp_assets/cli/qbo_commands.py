@@ -9,10 +9,21 @@ from datetime import UTC, datetime
 from qbo_sftp_assets.config import Company, load_config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.pipeline.connection_health import connection_health
-from qbo_sftp_assets.qbo.client import QboClient, app_credentials
-from qbo_sftp_assets.qbo.faults import QboError
-from qbo_sftp_assets.qbo.oauth import Endpoints, LoopbackReceiver, OAuthClient, OAuthError, check_callback, new_state
-from qbo_sftp_assets.qbo.tokens import TokenRecord, TokenStore, TokenStoreError
+from qbo_sftp_assets.qbo import (
+    AnyTokenStore,
+    Endpoints,
+    LoopbackReceiver,
+    OAuthClient,
+    OAuthError,
+    QboClient,
+    QboError,
+    TokenRecord,
+    TokenStoreError,
+    app_credentials,
+    check_callback,
+    new_state,
+    open_token_store,
+)
 
 
 class ConnectFailed(UserFacingError):
@@ -45,7 +56,7 @@ def connect_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     company = config.company(args.company)
     client_id, client_secret = app_credentials(company)
-    store = TokenStore(config.tokens.path)
+    store = open_token_store(config)
     oauth = OAuthClient(client_id, client_secret, Endpoints.for_company(company))
     try:
         with LoopbackReceiver(company.redirect_uri, port=args.port) as receiver:
@@ -63,7 +74,7 @@ def connect_command(args: argparse.Namespace) -> int:
     store.put(TokenRecord.from_grant(consent.realm_id, grant))
     name = _company_name(company, args.company, store, client_id, client_secret, consent.realm_id)
     shown = f"{name} (realm {consent.realm_id})" if name else f"realm {consent.realm_id}"
-    print(f"Connected {args.company}: {shown}. Tokens stored in {store.path}.")
+    print(f"Connected {args.company}: {shown}. Tokens stored in {store.location}.")
     if consent.realm_id != company.realm_id:
         print(
             f"warning: you approved realm {consent.realm_id}, but companies.{args.company}.realm_id in the "
@@ -75,7 +86,7 @@ def connect_command(args: argparse.Namespace) -> int:
 
 
 def _company_name(
-    company: Company, company_key: str, store: TokenStore, client_id: str, client_secret: str, realm_id: str
+    company: Company, company_key: str, store: AnyTokenStore, client_id: str, client_secret: str, realm_id: str
 ) -> str | None:
     """The connected company's name from CompanyInfo, or None if QBO will not tell us right now."""
     with QboClient(company, store, client_id, client_secret, company_name=company_key, realm_id=realm_id) as client:
@@ -88,7 +99,7 @@ def _company_name(
 
 def tokens_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = TokenStore(config.tokens.path)
+    store = open_token_store(config)
     try:
         records = store.records()
     except TokenStoreError as error:
@@ -103,7 +114,7 @@ def tokens_command(args: argparse.Namespace) -> int:
             f"{_when(record.access_expires_at, now):<34} {_when(record.refresh_expires_at, now):<34}"
         )
     if not records and not config.companies:
-        print(f"No tokens in {store.path}: run `qbo-sftp connect COMPANY`.")
+        print(f"No tokens in {store.location}: run `qbo-sftp connect COMPANY`.")
     unusable = [health for health in connection_health(config, now=now) if not health.usable]
     for health in unusable:
         print(f"{health.company}: {health.detail}")

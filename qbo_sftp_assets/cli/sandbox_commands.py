@@ -1,8 +1,12 @@
-"""`qbo-sftp sandbox serve`: run the local QBO sandbox server until Ctrl-C."""
+"""`qbo-sftp sandbox serve`: run the local QBO sandbox server until Ctrl-C; `sandbox edit-bill`: change a
+bill through its API, as a QBO user would (the sandbox then sends its webhook)."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+
+import httpx
 
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.sandbox.qbo_server import RunningSandbox, SandboxSettings, serve
@@ -51,6 +55,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--no-seed", action="store_true", help="start the companies empty")
     run.set_defaults(handler=serve_command)
 
+    defaults = SandboxSettings()
+    edit = actions.add_parser(
+        "edit-bill", help="change a bill's memo through a running sandbox's API (its webhook follows)"
+    )
+    edit.add_argument("--url", default="http://127.0.0.1:8089", help="the sandbox (default http://127.0.0.1:8089)")
+    edit.add_argument("--realm", default=None, help="the company (default the sandbox's first)")
+    edit.add_argument("--id", dest="bill_id", default=None, help="the bill's Id (default the first bill)")
+    edit.add_argument("--memo", default=None, help="the new memo, PrivateNote (default: a timestamp)")
+    edit.add_argument("--client-id", default=defaults.client_id, help="the sandbox app's client id")
+    edit.add_argument("--client-secret", default=defaults.client_secret, help="the sandbox app's (public) secret")
+    edit.set_defaults(handler=edit_bill_command)
+
 
 def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
     if args.clock_speed <= 0:
@@ -95,3 +111,62 @@ def serve_command(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port} ({error.strerror}); pick another --port"
         ) from error
     return 0
+
+
+# The sandbox registers this redirect for its demo app and never opens it: the code comes back in the redirect.
+EDIT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+def edit_bill_command(args: argparse.Namespace) -> int:
+    """Consent as the sandbox's demo app, then a sparse update of one bill's PrivateNote."""
+    memo = args.memo or f"edited by qbo-sftp sandbox edit-bill at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    base = args.url.rstrip("/")
+    with httpx.Client(timeout=10) as client:
+        try:
+            access_token, realm_id = _sandbox_token(client, base, args)
+            api = f"{base}/v3/company/{realm_id}"
+            headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+            if args.bill_id:
+                bill = client.get(f"{api}/bill/{args.bill_id}", headers=headers).raise_for_status().json()["Bill"]
+            else:
+                found = client.get(f"{api}/query", params={"query": "SELECT * FROM Bill"}, headers=headers)
+                bills = found.raise_for_status().json()["QueryResponse"].get("Bill", [])
+                if not bills:
+                    raise UserFacingError(f"realm {realm_id} has no bills to edit")
+                bill = bills[0]
+            update = {"Id": bill["Id"], "SyncToken": bill["SyncToken"], "sparse": True, "PrivateNote": memo}
+            saved = client.post(f"{api}/bill", json=update, headers=headers).raise_for_status().json()["Bill"]
+        except httpx.HTTPStatusError as error:
+            raise UserFacingError(f"the sandbox at {base} answered {error.response.status_code}") from error
+        except httpx.HTTPError as error:
+            raise UserFacingError(f"no sandbox answers at {base} ({type(error).__name__})") from error
+    print(
+        f"bill {saved['Id']} ({saved.get('DocNumber', 'no DocNumber')}) in realm {realm_id}: SyncToken "
+        f"{saved['SyncToken']}, memo {memo!r}"
+    )
+    return 0
+
+
+def _sandbox_token(client: httpx.Client, base: str, args: argparse.Namespace) -> tuple[str, str]:
+    params = {
+        "client_id": args.client_id,
+        "redirect_uri": EDIT_REDIRECT_URI,
+        "response_type": "code",
+        "scope": "com.intuit.quickbooks.accounting",
+        "state": "edit-bill",
+    }
+    if args.realm:
+        params["realm"] = args.realm
+    consent = client.get(f"{base}/connect/oauth2", params=params)
+    if consent.status_code != 302:
+        raise UserFacingError(f"the sandbox's consent page answered {consent.status_code}: {consent.text[:200]}")
+    callback = httpx.URL(consent.headers["location"]).params
+    if "code" not in callback:
+        raise UserFacingError(f"the sandbox refused the consent: {callback.get('error')}")
+    grant = client.post(
+        f"{base}/oauth2/v1/tokens/bearer",
+        data={"grant_type": "authorization_code", "code": callback["code"], "redirect_uri": EDIT_REDIRECT_URI},
+        auth=(args.client_id, args.client_secret),
+        headers={"Accept": "application/json"},
+    ).raise_for_status()
+    return grant.json()["access_token"], callback["realmId"]

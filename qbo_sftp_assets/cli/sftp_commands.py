@@ -7,11 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from qbo_sftp_assets.config import config_path, load_config
-from qbo_sftp_assets.sftp.connection import open_session, probe_host_key
-from qbo_sftp_assets.sftp.hostkeys import HostKeyPins, fingerprint_of, known_hosts_line
-from qbo_sftp_assets.sftp.names import display_name
-from qbo_sftp_assets.sftp.transfer import FOLDER_KINDS, PartnerFiles
-from qbo_sftp_assets.sftp.trust import write_host_key_pin
+from qbo_sftp_assets.sftp import (
+    FOLDER_KINDS,
+    HostKeyPins,
+    PartnerFiles,
+    display_name,
+    fingerprint_of,
+    known_hosts_line,
+    open_session,
+    probe_host_key,
+    write_host_key_pin,
+)
 
 Ask = Callable[[str], str]
 
@@ -41,7 +47,7 @@ def list_folder(args: argparse.Namespace) -> int:
     with open_session(partner.sftp, partner=args.partner) as session:
         files = PartnerFiles(session, partner.folders, partner.readiness)
         path = files.folder(args.folder)
-        entries = files.list(args.folder)
+        entries = files.list_folder(args.folder)
     skipped = entries.skipped
     count = f"{len(entries)} entries" + (f", {len(skipped)} skipped" if skipped else "")
     print(f"{args.partner} {args.folder}: {display_name(path)} ({count})")

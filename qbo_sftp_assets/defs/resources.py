@@ -13,8 +13,8 @@ import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
 from qbo_sftp_assets.config import Config, ConfigError, Partner, config_path, load_config
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.qbo.client import QboClient, qbo_client_for
+from qbo_sftp_assets.ledger import Ledger, ledger_for
+from qbo_sftp_assets.qbo import QboClient, qbo_client_for
 from qbo_sftp_assets.sftp import PartnerFiles, partner_files
 
 # Everything that writes the DuckDB ledger runs in this pool; the instance sets its limit to 1
@@ -51,13 +51,14 @@ _PARSED: dict[str, tuple[tuple[int, int], Config]] = {}
 
 
 class LedgerResource(dg.ConfigurableResource):
-    """The DuckDB ledger; `path` overrides the config file's `ledger.path`. Connections are short-lived."""
+    """The ledger the config names (`ledger.backend`); `path` pins a DuckDB file instead. Connections are
+    short-lived."""
 
     config: dg.ResourceDependency[ConfigFileResource]
     path: str | None = None
 
     def ledger(self) -> Ledger:
-        return Ledger(self.path or self.config.load().ledger.path)
+        return Ledger(self.path) if self.path else ledger_for(self.config.load())
 
 
 class QboResource(dg.ConfigurableResource):
@@ -138,7 +139,11 @@ class FilePartitionsIOManager(dg.ConfigurableIOManagerFactory):
     base_dir: str | None = None
 
     def create_io_manager(self, context: dg.InitResourceContext) -> _PerPartitionPickles:
-        base_dir = self.base_dir or context.instance.storage_directory()  # type: ignore[union-attr]
+        base_dir = self.base_dir
+        if base_dir is None:
+            if context.instance is None:
+                raise dg.DagsterInvariantViolationError("FilePartitionsIOManager needs base_dir outside an instance")
+            base_dir = context.instance.storage_directory()
         return _PerPartitionPickles(base_dir=base_dir)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from qbo_sftp_assets.formats.documents import Account, Bill, Class, JournalEntry, Vendor
+from qbo_sftp_assets.formats.documents import Account, Class, JournalEntry, Transaction, Vendor
 from qbo_sftp_assets.formats.errors import CsvParseError
 from qbo_sftp_assets.formats.flat_documents import (
     DATE_FIELDS,
@@ -144,9 +144,9 @@ def _columns_from_header(header: list[str], line: int, layout: CsvLayout, file: 
     columns: dict[str, tuple[int, str]] = {}
     for field_name in sorted(NEUTRAL_FIELDS | set(layout.columns)):
         for alias in [*layout.columns.get(field_name, []), field_name]:
-            index = positions.get(normalise_name(alias))
-            if index is not None:
-                columns[field_name] = (index, header[index].strip())
+            column = positions.get(normalise_name(alias))
+            if column is not None:
+                columns[field_name] = (column, header[column].strip())
                 break
     _require_columns(columns, layout, file, line)
     return columns
@@ -271,11 +271,11 @@ def restore_formula(text: str) -> str:
 
 
 def render_csv(
-    documents: Iterable[Bill | JournalEntry],
+    documents: Iterable[Transaction | JournalEntry],
     layout: CsvLayout,
     *,
     extra_columns: Sequence[str] = (),
-    extra: Callable[[Bill | JournalEntry], Mapping[str, Any]] | None = None,
+    extra: Callable[[Transaction | JournalEntry], Mapping[str, Any]] | None = None,
 ) -> bytes:
     """The bytes `write_csv` writes: same documents and layout, same bytes."""
     buffer = io.BytesIO()
@@ -284,12 +284,12 @@ def render_csv(
 
 
 def write_csv(
-    documents: Iterable[Bill | JournalEntry],
+    documents: Iterable[Transaction | JournalEntry],
     layout: CsvLayout,
     out: BinaryIO,
     *,
     extra_columns: Sequence[str] = (),
-    extra: Callable[[Bill | JournalEntry], Mapping[str, Any]] | None = None,
+    extra: Callable[[Transaction | JournalEntry], Mapping[str, Any]] | None = None,
 ) -> int:
     """Write one row per line (document fields repeated on each), return the number of rows.
 

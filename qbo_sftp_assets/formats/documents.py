@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 _Frozen = TypeVar("_Frozen")
+_Bill = TypeVar("_Bill", bound="Bill")
 
 
 class DocumentType(StrEnum):
@@ -132,7 +133,7 @@ class JournalLine:
 
 @dataclass(frozen=True)
 class Bill:
-    """A vendor bill (payable). Also the shape of a VendorCredit and an Invoice (see subclasses)."""
+    """A vendor bill (payable). Also the shape of a VendorCredit (a subclass) and of an Invoice."""
 
     vendor: PartyRef
     number: str | None
@@ -149,28 +150,24 @@ class Bill:
     type = DocumentType.BILL
 
     @property
+    def counterparty(self) -> PartyRef:
+        """The party on the other side: the vendor of a bill or credit, the customer of an invoice."""
+        return self.vendor
+
+    @property
     def lines_total(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal(0))
 
     def key(self) -> str:
         """A stable identity inside a partner: type, party and document number."""
-        party = self.vendor.id or self.vendor.name or ""
+        party = self.counterparty.id or self.counterparty.name or ""
         return f"{self.type.value}:{party}:{self.number or ''}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "type": self.type.value,
             "vendor": self.vendor.as_dict(),
-            "number": self.number,
-            "date": self.date.isoformat(),
-            "due_date": None if self.due_date is None else self.due_date.isoformat(),
-            "terms": self.terms,
-            "currency": self.currency,
-            "memo": self.memo,
-            "po_number": self.po_number,
-            "lines": [line.as_dict() for line in self.lines],
-            "total": str(self.total if self.total is not None else self.lines_total),
-            "source": self.source.as_dict(),
+            **_transaction_dict(self),
         }
 
 
@@ -182,23 +179,59 @@ class VendorCredit(Bill):
 
 
 @dataclass(frozen=True)
-class Invoice(Bill):
-    """A sales invoice from us to a customer: `customer` is who is billed.
+class Invoice:
+    """A sales invoice from us to a customer: `customer` is who is billed. Otherwise shaped as a Bill."""
 
-    The customer is stored in the field it shares with Bill (`vendor`, the counterparty): that
-    name stays only as the constructor keyword, because code that builds Bills and Invoices alike
-    (QBO readers, the outbound feeds) passes it. Read `customer`; `as_dict` and `key` name it so.
-    """
+    customer: PartyRef
+    number: str | None
+    date: dt.date
+    lines: tuple[Line, ...]
+    due_date: dt.date | None = None
+    terms: str | None = None
+    currency: str | None = None
+    memo: str | None = None
+    total: Decimal | None = None  # as stated by the file; None when the file states none
+    po_number: str | None = None
+    source: Source = field(default_factory=Source)
 
     type = DocumentType.INVOICE
 
     @property
-    def customer(self) -> PartyRef:
-        return self.vendor
+    def counterparty(self) -> PartyRef:
+        """The party on the other side: the customer billed."""
+        return self.customer
+
+    @property
+    def lines_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    def key(self) -> str:
+        """A stable identity inside a partner: type, party and document number."""
+        party = self.customer.id or self.customer.name or ""
+        return f"{self.type.value}:{party}:{self.number or ''}"
 
     def as_dict(self) -> dict[str, Any]:
-        data = super().as_dict()
-        return {"type": data.pop("type"), "customer": data.pop("vendor"), **data}
+        return {
+            "type": self.type.value,
+            "customer": self.customer.as_dict(),
+            **_transaction_dict(self),
+        }
+
+
+def _transaction_dict(document: Bill | Invoice) -> dict[str, Any]:
+    """The fields a Bill, VendorCredit and Invoice share, for `as_dict`."""
+    return {
+        "number": document.number,
+        "date": document.date.isoformat(),
+        "due_date": None if document.due_date is None else document.due_date.isoformat(),
+        "terms": document.terms,
+        "currency": document.currency,
+        "memo": document.memo,
+        "po_number": document.po_number,
+        "lines": [line.as_dict() for line in document.lines],
+        "total": str(document.total if document.total is not None else document.lines_total),
+        "source": document.source.as_dict(),
+    }
 
 
 @dataclass(frozen=True)
@@ -287,6 +320,7 @@ class Class:
 LINE_DEFAULTS: dict[str, Any] = Line(Decimal(0)).__dict__
 SOURCE_DEFAULTS: dict[str, Any] = Source().__dict__
 BILL_DEFAULTS: dict[str, Any] = Bill(PartyRef(), None, dt.date.min, ()).__dict__
+INVOICE_DEFAULTS: dict[str, Any] = Invoice(PartyRef(), None, dt.date.min, ()).__dict__
 
 
 def from_fields(cls: type[_Frozen], fields: dict[str, Any]) -> _Frozen:
@@ -318,12 +352,23 @@ def source_at_line(source: Source, line: int) -> Source:
     return from_fields(Source, fields)
 
 
-def bill_from(cls: type[Bill], values: dict[str, Any]) -> Bill:
+def bill_from(cls: type[_Bill], values: dict[str, Any]) -> _Bill:
     """A Bill or VendorCredit (neither adds a field) with `values` over the defaults."""
     fields = BILL_DEFAULTS.copy()
     fields.update(values)
     return from_fields(cls, fields)
 
 
+def invoice_from(values: dict[str, Any]) -> Invoice:
+    """An Invoice with `values` (its party under "customer") over the defaults."""
+    fields = INVOICE_DEFAULTS.copy()
+    fields.update(values)
+    return from_fields(Invoice, fields)
+
+
 Posting = Bill | VendorCredit | JournalEntry
+# A document with a counterparty and lines: what the transaction readers and writers handle.
+Transaction = Bill | VendorCredit | Invoice
+# What a file reader yields (list entities come only from QBO, never from a partner's file).
+FileDocument = Transaction | JournalEntry
 Document = Bill | VendorCredit | Invoice | JournalEntry | Vendor | Account | Class

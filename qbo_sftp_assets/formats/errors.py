@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ParseError(ValueError):
     """A file could not be read as its format says.
@@ -75,10 +77,10 @@ class PartyMissingError(ParseError):
     errors, is what stops posting from guessing. `document` is the document as read, party empty.
     """
 
-    def __init__(self, message: str, *, document: object, format_name: str, **kwargs: object) -> None:
+    def __init__(self, message: str, *, document: object, format_name: str, **kwargs: Any) -> None:
         self.document = document
         self.format_name = format_name
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
 
 
 class VendorMissingError(PartyMissingError):

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats import csv_format, fixed_width, flat_ack
@@ -22,6 +22,7 @@ from qbo_sftp_assets.formats.x12 import X12Acknowledgment, X12DelimiterError, bu
 from qbo_sftp_assets.formats.x12.ta1 import interchange_from_bad_header
 
 AckKind = Literal["x12", "contrl", "csv"]
+_SomeLayout = TypeVar("_SomeLayout", CsvLayout, FixedWidthLayout)
 
 
 class LayoutRequired(UserFacingError):
@@ -144,7 +145,7 @@ def _edifact(path: Path, *, name: str, control_numbers: ControlNumbers, as_of: d
     return Acknowledged(result, b"".join(contrl for _, contrl in contrls), "contrl")
 
 
-def _layout(kind: type, name: str, layout: Layout | None) -> Layout:
+def _layout(kind: type[_SomeLayout], name: str, layout: Layout | None) -> _SomeLayout:
     if isinstance(layout, kind):
         return layout
     if layout is None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from qbo_sftp_assets.formats.decimals import MAX_DIGITS
-from qbo_sftp_assets.formats.documents import Bill, JournalEntry, Source
+from qbo_sftp_assets.formats.documents import JournalEntry, Source, Transaction
 from qbo_sftp_assets.formats.errors import FixedWidthParseError
 from qbo_sftp_assets.formats.flat_documents import (
     AssemblyRules,
@@ -322,14 +322,14 @@ def parse_number(text: str, item: FixedField) -> Decimal | None:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def render_fixed_width(documents: Iterable[Bill | JournalEntry], layout: FixedWidthLayout) -> bytes:
+def render_fixed_width(documents: Iterable[Transaction | JournalEntry], layout: FixedWidthLayout) -> bytes:
     """The bytes `write_fixed_width` writes: same documents and layout, same bytes."""
     buffer = io.BytesIO()
     write_fixed_width(documents, layout, buffer)
     return buffer.getvalue()
 
 
-def write_fixed_width(documents: Iterable[Bill | JournalEntry], layout: FixedWidthLayout, out: BinaryIO) -> int:
+def write_fixed_width(documents: Iterable[Transaction | JournalEntry], layout: FixedWidthLayout, out: BinaryIO) -> int:
     """Write the file header (if any), a header per document (if the layout has one), a detail per
     line, and the trailer with its counts and control total; return the number of records."""
     writer = _RecordWriter(layout, out)

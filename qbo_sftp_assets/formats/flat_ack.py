@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from qbo_sftp_assets.formats import csv_format
-from qbo_sftp_assets.formats.documents import Bill, JournalEntry
+from qbo_sftp_assets.formats.documents import JournalEntry, Transaction
 from qbo_sftp_assets.formats.errors import ParseError
 from qbo_sftp_assets.formats.flat_documents import FlatItem, Rejection
 from qbo_sftp_assets.formats.layouts import CsvLayout
@@ -139,21 +139,26 @@ def ack_entries(items: Iterable[FlatItem], *, fatal: list[ParseError] | None = N
     for index, entry in enumerate(entries):
         again = repeated.get(entry.line or 0)
         if again is not None and not entry.errors and entry.scope == "document":
-            error = ParseError(
+            continued = ParseError(
                 f"rows of this document continue at line {again}, after other documents",
                 line=entry.line,
                 expected="the rows of one document next to each other",
             )
-            entries[index] = replace(entry, errors=(error,))
+            entries[index] = replace(entry, errors=(continued,))
     return entries
 
 
-def _accepted(document: Bill | JournalEntry) -> AckEntry:
+def _accepted(document: Transaction | JournalEntry) -> AckEntry:
     if isinstance(document, JournalEntry):
         return AckEntry(document.type.value, document.number, None, None, document.source.line, document.total_debits)
     total = document.total if document.total is not None else document.lines_total
     return AckEntry(
-        document.type.value, document.number, document.vendor.id, document.vendor.name, document.source.line, total
+        document.type.value,
+        document.number,
+        document.counterparty.id,
+        document.counterparty.name,
+        document.source.line,
+        total,
     )
 
 

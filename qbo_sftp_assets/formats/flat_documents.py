@@ -18,13 +18,14 @@ from typing import Any, BinaryIO, Literal
 from qbo_sftp_assets.formats.decimals import MAX_DIGITS, DecimalCache, unsigned_number
 from qbo_sftp_assets.formats.documents import (
     Bill,
-    Document,
+    FileDocument,
     Invoice,
     JournalEntry,
     JournalLine,
     Line,
     PartyRef,
     Source,
+    Transaction,
     VendorCredit,
     line_from,
     source_at_line,
@@ -68,7 +69,7 @@ BUILTIN_DOCUMENT_TYPES: Mapping[str, str] = {
     "journal": "journal_entry",
     "je": "journal_entry",
 }
-DOCUMENT_CLASSES = {"bill": Bill, "vendor_credit": VendorCredit, "invoice": Invoice}
+BILL_CLASSES: dict[str, type[Bill]] = {"bill": Bill, "vendor_credit": VendorCredit}
 CURRENCY_SYMBOLS = "$€£¥"
 _SIMPLE_NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")  # the common case, parsed without the slow path
 _SIMPLE_NUMBERS = DecimalCache()
@@ -187,7 +188,7 @@ class Rejection:
         return f"{self.kind or ''}:{party}:{self.number or ''}"
 
 
-FlatItem = Bill | JournalEntry | Rejection
+FlatItem = Transaction | JournalEntry | Rejection
 
 
 @dataclass
@@ -324,18 +325,21 @@ def build_document(rows: list[Row], rules: AssemblyRules, *, repeats_line: int |
             header["total"] = -header["total"]
     if errors or kind is None:
         return Rejection(kind, header.get("number"), party, source, tuple(errors), repeats_line=repeats_line)
-    document = DOCUMENT_CLASSES[kind](
-        vendor=party,
-        number=header.get("number"),
-        date=header["date"],
-        lines=tuple(line for line in lines if line is not None),
-        due_date=header.get("due_date"),
-        terms=header.get("terms"),
-        currency=header.get("currency"),
-        memo=header.get("memo"),
-        total=header.get("total"),
-        po_number=header.get("po_number"),
-        source=source,
+    fields: dict[str, Any] = {
+        "number": header.get("number"),
+        "date": header["date"],
+        "lines": tuple(line for line in lines if line is not None),
+        "due_date": header.get("due_date"),
+        "terms": header.get("terms"),
+        "currency": header.get("currency"),
+        "memo": header.get("memo"),
+        "total": header.get("total"),
+        "po_number": header.get("po_number"),
+        "source": source,
+    }
+    # The file's party columns name the counterparty: a bill's vendor, an invoice's customer.
+    document: Transaction = (
+        Invoice(customer=party, **fields) if kind == "invoice" else BILL_CLASSES[kind](vendor=party, **fields)
     )
     if document.total is not None and document.total != document.lines_total:
         fail(
@@ -451,7 +455,7 @@ def _journal_line(row: Row, rules: AssemblyRules, errors: list[ParseError]) -> J
     if entity_type is not None and entity_type.lower() not in ENTITY_TYPES:
         fail(f"unknown entity type {entity_type!r}", "entity_type", "vendor, customer or employee")
         ok = False
-    if not ok or row.errors:
+    if not ok or row.errors or account is None:
         return None
     entity = None
     if values.get("entity_id") is not None or values.get("entity") is not None:
@@ -475,7 +479,7 @@ def collect(format_name: str, items: Iterable[FlatItem]) -> ReadResult:
     file-scope rejection (a trailer that does not match, a record the layout does not know) rejects
     every document, since the file is then incomplete or not what the layout says.
     """
-    documents: list[Document] = []
+    documents: list[FileDocument] = []
     errors: list[ParseError] = []
     repeated: dict[int, int] = {}
     file_rejected = False
@@ -487,7 +491,7 @@ def collect(format_name: str, items: Iterable[FlatItem]) -> ReadResult:
                 repeated.setdefault(item.repeats_line, item.source.line or 0)
         else:
             documents.append(item)
-    kept: list[Document] = []
+    kept: list[FileDocument] = []
     for document in documents:
         again = repeated.get(document.source.line or 0)
         if again is not None:
@@ -557,7 +561,7 @@ def document_type_word(kind: str, document_types: Mapping[str, str]) -> str:
     return kind
 
 
-def header_values(document: Bill | JournalEntry, document_types: Mapping[str, str]) -> dict[str, Any]:
+def header_values(document: Transaction | JournalEntry, document_types: Mapping[str, str]) -> dict[str, Any]:
     """A document's header as neutral fields, for the writers."""
     if isinstance(document, JournalEntry):
         return {
@@ -569,8 +573,8 @@ def header_values(document: Bill | JournalEntry, document_types: Mapping[str, st
         }
     return {
         "document_type": document_type_word(document.type.value, document_types),
-        "vendor_id": document.vendor.id,
-        "vendor_name": document.vendor.name,
+        "vendor_id": document.counterparty.id,
+        "vendor_name": document.counterparty.name,
         "number": document.number,
         "date": document.date,
         "due_date": document.due_date,
@@ -582,7 +586,7 @@ def header_values(document: Bill | JournalEntry, document_types: Mapping[str, st
     }
 
 
-def line_values(document: Bill | JournalEntry) -> list[dict[str, Any]]:
+def line_values(document: Transaction | JournalEntry) -> list[dict[str, Any]]:
     """Each line of a document as neutral fields, for the writers."""
     if isinstance(document, JournalEntry):
         return [

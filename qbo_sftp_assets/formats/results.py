@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbo_sftp_assets.formats.documents import Document
+from qbo_sftp_assets.formats.documents import FileDocument
 from qbo_sftp_assets.formats.errors import ParseError
 
 
@@ -17,7 +17,7 @@ class ReadResult:
     """
 
     format: str
-    documents: list[Document] = field(default_factory=list)
+    documents: list[FileDocument] = field(default_factory=list)
     envelopes: list[dict[str, Any]] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
 

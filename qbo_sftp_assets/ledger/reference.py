@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import pandas as pd
 
+from qbo_sftp_assets.ledger.backends import LedgerCursor
 from qbo_sftp_assets.ledger.store import Ledger
 
 # Which field names a row, per entity (transactions by their document number).
@@ -87,7 +87,7 @@ class ReferenceStore:
         frame = _frame(realm_id, entity, objects, now)
         if frame.empty:
             return 0
-        self.ledger.transaction(lambda c: _insert(c, frame))
+        self.ledger.transaction(lambda c: self._insert(c, frame))
         return len(frame)
 
     def mark_deleted(
@@ -106,9 +106,9 @@ class ReferenceStore:
         if frame.empty:
             return 0
 
-        def work(c: duckdb.DuckDBPyConnection) -> None:
+        def work(c: LedgerCursor) -> None:
             # Keep what we knew of the object (its name, for an explanation), only flag it deleted.
-            c.register("tombstones", frame)
+            self.ledger.backend.stage_frame(c, "tombstones", frame, like="reference_rows")
             c.execute(
                 "UPDATE reference_rows r SET deleted = TRUE, active = FALSE, refreshed_at = t.refreshed_at, "
                 "last_updated = coalesce(t.last_updated, r.last_updated) FROM tombstones t "
@@ -118,7 +118,7 @@ class ReferenceStore:
                 "INSERT INTO reference_rows SELECT t.* FROM tombstones t WHERE NOT EXISTS (SELECT 1 FROM "
                 "reference_rows r WHERE r.realm_id = t.realm_id AND r.entity = t.entity AND r.qbo_id = t.qbo_id)"
             )
-            c.unregister("tombstones")
+            self.ledger.backend.unstage_frame(c, "tombstones")
 
         self.ledger.transaction(work)
         return len(frame)
@@ -132,15 +132,17 @@ class ReferenceStore:
         """
         frame = _frame(realm_id, entity, objects, now)
 
-        def work(c: duckdb.DuckDBPyConnection) -> int:
-            if not frame.empty:
-                _insert(c, frame)
-            keep = [str(o.get("Id")) for o in objects]
+        def work(c: LedgerCursor) -> int:
+            backend = self.ledger.backend
+            backend.stage_frame(c, "incoming", frame, like="reference_rows")
+            self._upsert_staged(c)
             gone = c.execute(
                 "UPDATE reference_rows SET deleted = TRUE, active = FALSE, refreshed_at = ? "
-                "WHERE realm_id = ? AND entity = ? AND NOT deleted AND NOT list_contains(?, qbo_id) RETURNING qbo_id",
-                [now, realm_id, entity, keep],
+                "WHERE realm_id = ? AND entity = ? AND NOT deleted AND NOT EXISTS (SELECT 1 FROM incoming i "
+                "WHERE i.qbo_id = reference_rows.qbo_id) RETURNING qbo_id",
+                [now, realm_id, entity],
             ).fetchall()
+            backend.unstage_frame(c, "incoming")
             return len(gone)
 
         deleted = self.ledger.transaction(work)
@@ -151,13 +153,17 @@ class ReferenceStore:
     ) -> list[ReferenceRow]:
         """Stored rows of a company, optionally only some entities; deleted rows only when asked."""
         sql = (
-            "SELECT entity, qbo_id, sync_token, last_updated, name, active, deleted, data FROM reference_rows "
+            "SELECT entity, qbo_id, sync_token, last_updated, name, active, deleted, CAST(data AS VARCHAR) "
+            "FROM reference_rows "
             "WHERE realm_id = ?"
         )
         parameters: list[Any] = [realm_id]
         if entities is not None:
-            sql += " AND list_contains(?, entity)"
-            parameters.append(list(entities))
+            wanted = list(entities)
+            if not wanted:
+                return []
+            sql += f" AND entity IN ({', '.join('?' for _ in wanted)})"
+            parameters.extend(wanted)
         if not include_deleted:
             sql += " AND NOT deleted"
         sql += " ORDER BY entity, qbo_id"
@@ -176,6 +182,21 @@ class ReferenceStore:
                 sql, parameters
             )
         ]
+
+    def _insert(self, c: LedgerCursor, frame: pd.DataFrame) -> None:
+        self.ledger.backend.stage_frame(c, "incoming", frame, like="reference_rows")
+        self._upsert_staged(c)
+        self.ledger.backend.unstage_frame(c, "incoming")
+
+    @staticmethod
+    def _upsert_staged(c: LedgerCursor) -> None:
+        """Insert the staged `incoming` rows, replacing a stored row with the same key."""
+        keys = ("realm_id", "entity", "qbo_id")
+        updates = ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS if column not in keys)
+        c.execute(
+            f"INSERT INTO reference_rows ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM incoming "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
 
     def counts(self, realm_id: str) -> dict[str, int]:
         """Live rows per entity, e.g. for asset metadata."""
@@ -209,18 +230,14 @@ def _frame(
             }
         )
     frame = pd.DataFrame.from_records(records, columns=list(_COLUMNS))
+    # One row per object: an upsert may not touch the same row twice (the later copy is the newer).
+    frame = frame.drop_duplicates(subset=["qbo_id"], keep="last").reset_index(drop=True)
     # All-None columns would come through as object/float; DuckDB needs them typed.
     frame["last_updated"] = pd.to_datetime(frame["last_updated"], utc=True)
     frame["refreshed_at"] = pd.to_datetime(frame["refreshed_at"], utc=True)
     for column in ("sync_token", "name", "fully_qualified_name", "acct_num"):
         frame[column] = frame[column].astype("string")
     return frame
-
-
-def _insert(c: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
-    c.register("incoming", frame)
-    c.execute(f"INSERT OR REPLACE INTO reference_rows SELECT {', '.join(_COLUMNS)} FROM incoming")
-    c.unregister("incoming")
 
 
 def _text(value: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""Short-lived DuckDB connections to the ledger, retried while another process holds the write lock."""
+"""The ledger's API over short-lived connections to DuckDB (the default) or PostgreSQL, retried on conflicts."""
 
 from __future__ import annotations
 
@@ -13,21 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import duckdb
-
-from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.formats.control_numbers import CONTROL_NUMBER_MAXIMUM
+from qbo_sftp_assets.ledger.backends import (
+    DuckDBBackend,
+    LedgerBusy,  # noqa: F401  (re-exported: callers catch it from here)
+    LedgerCursor,
+    LedgerError,
+    PostgresBackend,
+)
 from qbo_sftp_assets.ledger.migrations import LATEST_SCHEMA_VERSION, MIGRATIONS
 
 T = TypeVar("T")
-
-
-class LedgerError(UserFacingError):
-    """The ledger cannot be used as asked."""
-
-
-class LedgerBusy(LedgerError):
-    """Another process kept the ledger's write lock for longer than we were willing to wait."""
 
 
 class LedgerTooNew(LedgerError):
@@ -162,23 +158,31 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _is_lock_conflict(error: duckdb.Error) -> bool:
-    text = str(error)
-    return "lock" in text.lower() or isinstance(error, duckdb.TransactionException)
-
-
 class Ledger:
-    """The ledger file at `path`. Every method opens, uses and closes its own connection, except inside
-    `session()`, where the methods called on that thread share the session's one connection."""
+    """The ledger: a DuckDB file at `path`, or with `url` a PostgreSQL database (`ledger_for` picks from
+    the config). Every method opens, uses and closes its own connection, except inside `session()`,
+    where the methods called on that thread share the session's one connection."""
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None, *, url: str | None = None, lock_timeout: float = 30.0) -> None:
+        if (path is None) == (url is None):
+            raise ValueError("a ledger is a DuckDB file (path) or a PostgreSQL database (url), exactly one")
+        self.path = None if path is None else Path(path)
+        self.backend: DuckDBBackend | PostgresBackend = (
+            DuckDBBackend(self.path) if self.path is not None else PostgresBackend(str(url))
+        )
         self.lock_timeout = lock_timeout
         self._migrated = False
         self._held = threading.local()
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        if self.path is not None:
+            return f"Ledger({str(self.path)!r})"
+        return f"Ledger(url={self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the ledger is, for messages: the file, or the database without its password."""
+        return self.backend.location
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -197,8 +201,8 @@ class Ledger:
 
         Opening a connection costs tens of milliseconds, so a step that writes the ledger many times
         (posting: rows before, results as each batch answers) holds one. Each method still runs in its
-        own transaction, retried on a conflict. While the session lasts this process holds the file,
-        so keep it to one step. Sessions nest: an inner one reuses the outer connection.
+        own transaction, retried on a conflict. While the session lasts this process holds a DuckDB
+        file, so keep it to one step. Sessions nest: an inner one reuses the outer connection.
         """
         if getattr(self._held, "connection", None) is not None:
             yield self
@@ -212,57 +216,39 @@ class Ledger:
                 self._held.connection = None
 
     @contextlib.contextmanager
-    def _raw_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _raw_connection(self) -> Iterator[Any]:
         held = getattr(self._held, "connection", None)
         if held is not None:
             yield held
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        while True:
-            try:
-                connection = duckdb.connect(str(self.path))
-                break
-            except duckdb.IOException as error:
-                if not _is_lock_conflict(error) or time.monotonic() >= deadline:
-                    raise self._busy(error) from None
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
-        try:
+        with self.backend.connect(self.lock_timeout) as connection:
             yield connection
-        finally:
-            connection.close()
 
-    def _busy(self, error: duckdb.Error) -> LedgerError:
-        if _is_lock_conflict(error):
-            return LedgerBusy(
-                f"{self.path}: another process held the ledger's write lock for over "
-                f"{self.lock_timeout:.0f} s. Runs that write the ledger belong in one Dagster pool "
-                "(duckdb_ledger, limit 1); close any other program that has the file open."
-            )
-        return LedgerError(f"{self.path}: cannot open the ledger: {error}")
+    def transaction(self, work: Callable[[Any], T], *, lock: str | None = None) -> T:
+        """Run `work` in one transaction, retrying on conflicts with other writers.
 
-    def transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run `work` in one transaction on a fresh connection, retrying on lock conflicts."""
+        `lock` names what a check-then-insert must not race on (a file's hash, a counter): on PostgreSQL
+        writers of the same name take turns, each seeing what the one before committed.
+        """
         self.migrate()
+        backend = self.backend
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:
             with self._raw_connection() as connection:
                 try:
-                    connection.execute("BEGIN TRANSACTION")
+                    backend.begin(connection, lock, self.lock_timeout)
                     result = work(connection)
-                    connection.execute("COMMIT")
+                    backend.commit(connection)
                     return result
-                except duckdb.TransactionException as error:
-                    connection.execute("ROLLBACK")
+                except backend.errors as error:
+                    # A failed commit may leave no transaction to roll back; the error that matters is its own.
+                    with contextlib.suppress(*backend.errors):
+                        backend.rollback(connection)
+                    if not backend.is_conflict(error):
+                        raise
                     if time.monotonic() >= deadline:
-                        raise self._busy(error) from None
-                except duckdb.Error:
-                    with contextlib.suppress(duckdb.Error):
-                        connection.execute("ROLLBACK")
-                    raise
+                        raise backend.busy(error, self.lock_timeout) from None
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.5)
 
@@ -276,7 +262,7 @@ class Ledger:
             return self._version(connection)
 
     @staticmethod
-    def _version(connection: duckdb.DuckDBPyConnection) -> int:
+    def _version(connection: LedgerCursor) -> int:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
         )
@@ -284,22 +270,32 @@ class Ledger:
         return int(row[0]) if row else 0
 
     def migrate(self) -> int:
-        """Bring the file to the latest schema; idempotent, and refuses a file from a newer release."""
+        """Bring the ledger to the latest schema; idempotent, and refuses a ledger from a newer release.
+
+        One transaction holds the `schema` lock, so processes starting at once on PostgreSQL migrate it
+        once between them (the others wait, then find it done).
+        """
         if self._migrated:
             return LATEST_SCHEMA_VERSION
+        backend = self.backend
         with self._raw_connection() as connection:
-            current = self._version(connection)
-            if current > LATEST_SCHEMA_VERSION:
-                raise LedgerTooNew(
-                    f"{self.path}: the ledger has schema version {current}, but this qbo-sftp only knows "
-                    f"versions up to {LATEST_SCHEMA_VERSION}. It was written by a newer release; upgrade "
-                    "qbo-sftp (pip install -U qbo_sftp_assets) instead of running an older one against it."
-                )
-            for version in range(current + 1, LATEST_SCHEMA_VERSION + 1):
-                connection.execute("BEGIN TRANSACTION")
-                connection.execute(MIGRATIONS[version - 1])
-                connection.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, _now()])
-                connection.execute("COMMIT")
+            backend.begin(connection, "schema", self.lock_timeout)
+            try:
+                current = self._version(connection)
+                if current > LATEST_SCHEMA_VERSION:
+                    raise LedgerTooNew(
+                        f"{self.location}: the ledger has schema version {current}, but this qbo-sftp only knows "
+                        f"versions up to {LATEST_SCHEMA_VERSION}. It was written by a newer release; upgrade "
+                        "qbo-sftp (pip install -U qbo_sftp_assets) instead of running an older one against it."
+                    )
+                for version in range(current + 1, LATEST_SCHEMA_VERSION + 1):
+                    connection.execute(backend.ddl(MIGRATIONS[version - 1]))
+                    connection.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, _now()])
+                backend.commit(connection)
+            except BaseException:
+                with contextlib.suppress(*backend.errors):
+                    backend.rollback(connection)
+                raise
         self._migrated = True
         return LATEST_SCHEMA_VERSION
 
@@ -316,7 +312,7 @@ class Ledger:
     ) -> InboundFile:
         """Record a received file; `duplicate_of` is set when the same bytes already came from this partner."""
 
-        def work(c: duckdb.DuckDBPyConnection) -> InboundFile:
+        def work(c: LedgerCursor) -> InboundFile:
             first = c.execute(
                 "SELECT id FROM inbound_files WHERE sha256 = ? AND partner = ? AND duplicate_of IS NULL "
                 "ORDER BY id LIMIT 1",
@@ -332,10 +328,11 @@ class Ledger:
             ).fetchone()
             return self._inbound_by_id(c, row[0])
 
-        return self.transaction(work)
+        # Two runs landing the same bytes at once: the second must see the first as the original.
+        return self.transaction(work, lock=f"inbound:{partner}:{sha256}")
 
     @staticmethod
-    def _inbound_by_id(c: duckdb.DuckDBPyConnection, file_id: int) -> InboundFile:
+    def _inbound_by_id(c: LedgerCursor, file_id: int) -> InboundFile:
         row = c.execute(
             "SELECT id, sha256, partner, remote_path, size, received_at, status, duplicate_of "
             "FROM inbound_files WHERE id = ?",
@@ -405,7 +402,7 @@ class Ledger:
     ) -> Posting:
         """Write the posting row before the QBO call; an existing row (a replay) is returned unchanged."""
 
-        def work(c: duckdb.DuckDBPyConnection) -> Posting:
+        def work(c: LedgerCursor) -> Posting:
             now = _now()
             c.execute(
                 "INSERT INTO postings (file_sha256, record_index, document_key, source_line, source_segment, "
@@ -473,7 +470,7 @@ class Ledger:
         # One multi-row statement per chunk: DuckDB's executemany costs milliseconds a row.
         marks = "(" + ", ".join(["?"] * 22) + ", 1)"
 
-        def work(c: duckdb.DuckDBPyConnection) -> None:
+        def work(c: LedgerCursor) -> None:
             for start in range(0, len(rows), 200):
                 chunk = rows[start : start + 200]
                 c.execute(
@@ -504,7 +501,7 @@ class Ledger:
             [r.file_sha256, r.record_index, r.status, r.qbo_id, r.sync_token, r.error_code, r.error] for r in results
         ]
 
-        def work(c: duckdb.DuckDBPyConnection) -> None:
+        def work(c: LedgerCursor) -> None:
             for start in range(0, len(values), 200):
                 chunk = values[start : start + 200]
                 c.execute(
@@ -573,7 +570,7 @@ class Ledger:
         return rows[0][0] if rows else None
 
     @staticmethod
-    def _posting(c: duckdb.DuckDBPyConnection, file_sha256: str, record_index: int) -> Posting:
+    def _posting(c: LedgerCursor, file_sha256: str, record_index: int) -> Posting:
         row = c.execute(
             f"SELECT {POSTING_COLUMNS} FROM postings WHERE file_sha256 = ? AND record_index = ?",
             [file_sha256, record_index],
@@ -701,8 +698,8 @@ class Ledger:
                 sql += f" AND {column} = ?"
                 parameters.append(value)
         if ack_statuses:
-            sql += " AND list_contains(?, ack_status)"
-            parameters.append(list(ack_statuses))
+            sql += f" AND ack_status IN ({', '.join('?' for _ in ack_statuses)})"
+            parameters.extend(ack_statuses)
         sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -730,9 +727,9 @@ class Ledger:
             return []
         rows = self.query(
             "SELECT id, file_sha256, kind, control_number, status, detail, remote_path, created_at "
-            "FROM acknowledgments WHERE direction = 'received' AND partner = ? AND list_contains(?, file_sha256) "
-            "ORDER BY id",
-            [partner, list(file_sha256s)],
+            "FROM acknowledgments WHERE direction = 'received' AND partner = ? "
+            f"AND file_sha256 IN ({', '.join('?' for _ in file_sha256s)}) ORDER BY id",
+            [partner, *file_sha256s],
         )
         names = ["id", "file_sha256", "kind", "control_number", "status", "detail", "remote_path", "created_at"]
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -794,7 +791,7 @@ class Ledger:
     ) -> str | None:
         """Remember an EDI interchange; the sha256 of the earlier file when it was already seen in another."""
 
-        def work(c: duckdb.DuckDBPyConnection) -> str | None:
+        def work(c: LedgerCursor) -> str | None:
             row = c.execute(
                 "SELECT file_sha256 FROM interchanges WHERE partner = ? AND standard = ? AND sender = ? "
                 "AND control_number = ?",
@@ -808,7 +805,7 @@ class Ledger:
             )
             return None
 
-        return self.transaction(work)
+        return self.transaction(work, lock=f"interchange:{partner}:{standard}:{sender}:{control_number}")
 
     def inbound_file_by_sha(self, partner: str, sha256: str) -> InboundFile | None:
         """The first (non-duplicate) inbound file with these bytes from this partner."""
@@ -824,7 +821,7 @@ class Ledger:
     def next_control_number(self, partner: str, kind: str) -> int:
         """The next ISA13 / GS06 / ST02 / UNB reference for `partner`: 1, 2, ... wrapping after 999999999."""
 
-        def work(c: duckdb.DuckDBPyConnection) -> int:
+        def work(c: LedgerCursor) -> int:
             row = c.execute(
                 "SELECT value FROM control_numbers WHERE partner = ? AND kind = ?", [partner, kind]
             ).fetchone()
@@ -836,7 +833,8 @@ class Ledger:
             )
             return value
 
-        return self.transaction(work)
+        # Writers take turns on a counter instead of colliding and retrying.
+        return self.transaction(work, lock=f"control:{partner}:{kind}")
 
     def control_numbers_for(self, partner: str) -> PartnerControlNumbers:
         return PartnerControlNumbers(self, partner)
@@ -869,7 +867,7 @@ class Ledger:
             "FROM acknowledgments ORDER BY id DESC LIMIT ?",
         }
 
-        def work(c: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+        def work(c: LedgerCursor) -> dict[str, list[dict[str, Any]]]:
             activity = {}
             for table, sql in queries.items():
                 cursor = c.execute(sql, [limit])

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from qbo_sftp_assets.formats.documents import Account, Bill, Class, Invoice, Line, PartyRef, Source, Vendor
+from qbo_sftp_assets.formats import Account, Bill, Class, Invoice, Line, PartyRef, Source, Vendor
 
 
 class UnexpectedQboEntity(ValueError):
@@ -82,33 +82,38 @@ def _line(line: Mapping[str, Any], detail: Mapping[str, Any], entity: str) -> Li
     )
 
 
-def _transaction(kind: type[Bill], entity: str, party_key: str, obj: Mapping[str, Any], detail_types: set[str]) -> Bill:
-    """The header shared by bills and invoices, with the lines whose DetailType the file can carry."""
+def _transaction_fields(entity: str, obj: Mapping[str, Any], detail_types: set[str]) -> dict[str, Any]:
+    """The fields bills and invoices share, with the lines whose DetailType the file can carry."""
     lines = tuple(
         _line(line, line[line["DetailType"]], entity)
         for line in obj.get("Line", [])
         if line.get("DetailType") in detail_types
     )
+    return {
+        "number": obj.get("DocNumber"),
+        "date": dt.date.fromisoformat(str(_require(entity, obj, "TxnDate"))[:10]),
+        "due_date": _date(obj.get("DueDate")),
+        "terms": _ref_name(obj.get("SalesTermRef")),
+        "currency": (obj.get("CurrencyRef") or {}).get("value"),
+        "memo": obj.get("PrivateNote"),
+        "total": _money(obj["TotalAmt"]) if obj.get("TotalAmt") is not None else None,
+        "lines": lines,
+        "source": _source(entity, obj),
+    }
+
+
+def _party(entity: str, obj: Mapping[str, Any], party_key: str) -> PartyRef:
     party = _require(entity, obj, party_key)
-    return kind(
-        vendor=PartyRef(id=party.get("value"), name=party.get("name")),
-        number=obj.get("DocNumber"),
-        date=_date(_require(entity, obj, "TxnDate")),
-        due_date=_date(obj.get("DueDate")),
-        terms=_ref_name(obj.get("SalesTermRef")),
-        currency=(obj.get("CurrencyRef") or {}).get("value"),
-        memo=obj.get("PrivateNote"),
-        total=_money(obj["TotalAmt"]) if obj.get("TotalAmt") is not None else None,
-        lines=lines,
-        source=_source(entity, obj),
-    )
+    return PartyRef(id=party.get("value"), name=party.get("name"))
 
 
 def bill_from_qbo(obj: Mapping[str, Any]) -> Bill:
     """A QBO Bill; account-based lines carry the account name, item-based lines the item and quantity."""
-    return _transaction(Bill, "Bill", "VendorRef", obj, {"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"})
+    details = {"AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"}
+    return Bill(vendor=_party("Bill", obj, "VendorRef"), **_transaction_fields("Bill", obj, details))
 
 
 def invoice_from_qbo(obj: Mapping[str, Any]) -> Invoice:
-    """A QBO Invoice (the customer in `vendor`); its sales-item lines become product lines."""
-    return _transaction(Invoice, "Invoice", "CustomerRef", obj, {"SalesItemLineDetail"})
+    """A QBO Invoice to its customer; its sales-item lines become product lines."""
+    fields = _transaction_fields("Invoice", obj, {"SalesItemLineDetail"})
+    return Invoice(customer=_party("Invoice", obj, "CustomerRef"), **fields)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from qbo_sftp_assets.formats.documents import PartyRef, Source
+from qbo_sftp_assets.formats import PartyRef, Source
 
 DocumentKind = Literal["bill", "vendor_credit", "journal_entry"]
 EntityType = Literal["Bill", "VendorCredit", "JournalEntry"]

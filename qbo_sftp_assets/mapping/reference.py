@@ -9,11 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qbo_sftp_assets.ledger.reference import ReferenceStore, cursor_name, parse_qbo_time
-from qbo_sftp_assets.ledger.store import Ledger
-from qbo_sftp_assets.qbo.client import CdcOverflow, CdcWindowTooOld
-from qbo_sftp_assets.qbo.entities import UnknownEntity
-from qbo_sftp_assets.qbo.faults import QboValidationError
+from qbo_sftp_assets.ledger import Ledger, ReferenceStore, cursor_name, parse_qbo_time
+from qbo_sftp_assets.qbo import CdcOverflow, CdcWindowTooOld, QboValidationError, UnknownEntity
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +33,7 @@ class ReferenceClient(Protocol):
 
     realm_id: str
 
-    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]: ...
+    def request(self, method: str, path: str) -> dict[str, Any]: ...
 
     def query(self, select: str, *, page_size: int | None = None) -> Iterable[dict[str, Any]]: ...
 

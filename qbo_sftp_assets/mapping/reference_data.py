@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbo_sftp_assets.ledger.reference import ReferenceStore
-from qbo_sftp_assets.ledger.store import Ledger
+from qbo_sftp_assets.ledger import Ledger, ReferenceStore
 
 # The entities mapping needs; bills and invoices stay in the ledger unless asked for.
 MAPPING_ENTITIES: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbo_sftp_assets.config import PartnerMapping, PartyMapping
-from qbo_sftp_assets.formats.documents import PartyRef
+from qbo_sftp_assets.formats import PartyRef
 from qbo_sftp_assets.mapping.reference_data import EntityIndex, ReferenceData, fold
 
 _DAYS = re.compile(r"^\s*(?:net\s*)?(\d{1,3})\s*(?:days?)?\s*$", re.IGNORECASE)

@@ -15,17 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from qbo_sftp_assets.config import Partner
-from qbo_sftp_assets.formats.documents import (
-    Bill,
-    Invoice,
-    JournalEntry,
-    JournalLine,
-    Line,
-    PartyRef,
-    Source,
-    VendorCredit,
-)
+from qbo_sftp_assets.formats import Bill, JournalEntry, JournalLine, Line, PartyRef, Source, VendorCredit
 from qbo_sftp_assets.mapping.plan import (
+    DocumentKind,
+    EntityType,
     FailureRow,
     HeaderFacts,
     LineFacts,
@@ -122,7 +115,7 @@ class _DocumentMapper:
             return
         if isinstance(document, JournalEntry):
             self._journal_entry(document)
-        elif isinstance(document, Bill) and not isinstance(document, Invoice):
+        elif isinstance(document, Bill):
             self._bill(document)
         else:
             kind = getattr(getattr(document, "type", None), "value", type(document).__name__)
@@ -137,8 +130,8 @@ class _DocumentMapper:
 
     def _finish(
         self,
-        entity_type: str,
-        document_type: str,
+        entity_type: EntityType,
+        document_type: DocumentKind,
         payload: dict[str, Any],
         vendor_id: str | None,
         currency: str,
@@ -153,8 +146,8 @@ class _DocumentMapper:
             PostingDraft(
                 record_index=self.record_index,
                 document_key=key,
-                document_type=document_type,  # type: ignore[arg-type]
-                entity_type=entity_type,  # type: ignore[arg-type]
+                document_type=document_type,
+                entity_type=entity_type,
                 payload=payload,
                 doc_number=self.number,
                 vendor_id=vendor_id,
@@ -214,7 +207,7 @@ class _DocumentMapper:
 
     def _bill(self, bill: Bill) -> None:
         is_credit = isinstance(bill, VendorCredit)
-        entity_type = "VendorCredit" if is_credit else "Bill"
+        entity_type: EntityType = "VendorCredit" if is_credit else "Bill"
         vendor = self.need(self.resolver.party("vendor", bill.vendor), "vendor", _party_text(bill.vendor))
         vendor_obj = self.reference.vendors.get(vendor)
         currency = self._currency(bill.currency)
@@ -289,7 +282,7 @@ class _DocumentMapper:
             account_id = self.need(
                 self.resolver.account_code(line.account), "account", line.account, line=number, source=source
             )
-        elif as_item:
+        elif as_item and line.item:
             item_id = self.need(self.resolver.item(line.item), "item", line.item, line=number, source=source)
         else:
             account_value, found, column = self._implicit_account(line)
@@ -409,7 +402,8 @@ class _DocumentMapper:
         """Class Id per 1-based line, following the tracking mode; failures for what cannot be honoured."""
         setting = self.mapping.classes
         default = setting.default
-        mode = setting.tracking
+        # "none": QBO's preferences have class tracking off, as opposed to our setting "off".
+        mode: str = setting.tracking
         if mode == "auto":
             if self.reference.class_tracking_per_line:
                 mode = "per_line"
@@ -424,7 +418,7 @@ class _DocumentMapper:
             if named or default:
                 self.fail(
                     "class",
-                    (named or [default])[0],
+                    named[0] if named else default or "",
                     "classes_tracked",
                     "the company does not track classes (Preferences ClassTrackingPerTxn and "
                     "ClassTrackingPerTxnLine are off); turn class tracking on in QuickBooks or set "
@@ -567,7 +561,8 @@ class _DocumentMapper:
     def _journal_entity(
         self, number: int, line: JournalLine, account: dict[str, Any] | None, source: Source
     ) -> dict[str, Any] | None:
-        needed = _ENTITY_ACCOUNT_TYPES.get(str((account or {}).get("AccountType", "")))
+        account_facts = account or {}
+        needed = _ENTITY_ACCOUNT_TYPES.get(str(account_facts.get("AccountType", "")))
         has_party = line.entity is not None and bool(line.entity.id or line.entity.name)
         role = (line.entity_type or needed or "").lower()
         if not has_party:
@@ -576,7 +571,8 @@ class _DocumentMapper:
                     "entity",
                     None,
                     f"{needed}_present",
-                    f"account {account.get('Name')!r} is {account.get('AccountType')}: QuickBooks needs a {needed} "  # type: ignore[union-attr]
+                    f"account {account_facts.get('Name')!r} is {account_facts.get('AccountType')}: QuickBooks needs "
+                    f"a {needed} "
                     f"on this line; the partner's file must name one",
                     line=number,
                     source=source,
@@ -597,7 +593,7 @@ class _DocumentMapper:
                 "entity_type",
                 role,
                 "entity_type_matches_account",
-                f"account {account.get('Name')!r} is {account.get('AccountType')} and needs a {needed}, "  # type: ignore[union-attr]
+                f"account {account_facts.get('Name')!r} is {account_facts.get('AccountType')} and needs a {needed}, "
                 f"not a {role}",
                 line=number,
                 source=source,

@@ -20,9 +20,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.reference import ReferenceStore, parse_qbo_time
-from qbo_sftp_assets.mapping.reference import NAME_LIST_ENTITIES, TRANSACTION_ENTITIES, ReferenceClient
+from qbo_sftp_assets.ledger import Ledger, ReferenceStore, parse_qbo_time
+from qbo_sftp_assets.mapping import NAME_LIST_ENTITIES, TRANSACTION_ENTITIES, ReferenceClient
 from qbo_sftp_assets.webhooks import Spool, SpooledEvent, SpoolUnavailable
 
 # The entities the snapshots keep; events for others (JournalEntry, Payment, ...) are counted, not applied.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qbo_sftp_assets.config import Config
-from qbo_sftp_assets.qbo.tokens import TokenRecord, TokenStore, TokenStoreError
+from qbo_sftp_assets.qbo import TokenRecord, TokenStoreError, open_token_store
 
 State = Literal["connected", "expiring", "reconnect_required", "refresh_expired", "never_connected", "unreadable"]
 # QBO refresh tokens last 100 days and roll on use; one this close to its end means nothing refreshed lately.
@@ -38,7 +38,7 @@ class ConnectionHealth:
 def connection_health(config: Config, *, now: dt.datetime | None = None) -> list[ConnectionHealth]:
     """The health of every configured company's connection, in the config's order of names."""
     now = now or dt.datetime.now(dt.UTC)
-    store = TokenStore(config.tokens.path)
+    store = open_token_store(config)
     try:
         records = store.records()
     except TokenStoreError as error:

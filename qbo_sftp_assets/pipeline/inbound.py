@@ -14,18 +14,30 @@ from pathlib import Path
 from typing import Literal
 
 from qbo_sftp_assets.config import Config, InboundRule, Partner
-from qbo_sftp_assets.formats import flat_ack
-from qbo_sftp_assets.formats.edifact.aperak import build_aperak
-from qbo_sftp_assets.formats.files import Acknowledged, acknowledge_file
-from qbo_sftp_assets.formats.outcomes import DocumentOutcome, FileStatus, OutcomeStatus, file_status
-from qbo_sftp_assets.formats.results import ReadResult
-from qbo_sftp_assets.formats.x12 import X12Acknowledgment, build_acknowledgments, read_x12
-from qbo_sftp_assets.formats.x12.advice_824 import build_824
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.store import InboundFile, LedgerBusy, LedgerError, LedgerTooNew
-from qbo_sftp_assets.sftp import FileChangedSinceDownloadError, PartnerFiles, ReadinessTracker, RemoteFile, RemoteStat
-from qbo_sftp_assets.sftp.errors import RemoteFileError, SftpError, UnsafeRemoteNameError
-from qbo_sftp_assets.sftp.names import remote_path
+from qbo_sftp_assets.formats import (
+    Acknowledged,
+    DocumentOutcome,
+    FileStatus,
+    OutcomeStatus,
+    ReadResult,
+    acknowledge_file,
+    file_status,
+    flat_ack,
+)
+from qbo_sftp_assets.formats.edifact import build_aperak
+from qbo_sftp_assets.formats.x12 import X12Acknowledgment, build_824, build_acknowledgments, read_x12
+from qbo_sftp_assets.ledger import InboundFile, Ledger, LedgerBusy, LedgerError, LedgerTooNew
+from qbo_sftp_assets.sftp import (
+    FileChangedSinceDownloadError,
+    PartnerFiles,
+    ReadinessTracker,
+    RemoteFile,
+    RemoteFileError,
+    RemoteStat,
+    SftpError,
+    UnsafeRemoteNameError,
+    remote_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +56,7 @@ class LandedFile:
     sha256: str
     size: int
     record: InboundFile
-    mtime: float | None = None  # the remote file's mtime when it was downloaded
+    mtime: int | None = None  # the remote file's mtime (whole seconds) when it was downloaded
 
     @property
     def expect(self) -> RemoteStat:
@@ -408,6 +420,7 @@ def _send_application_ack(
         )
         content, status = ack.content, str(ack.status)
     elif kind == "edifact_aperak":
+        assert partner.edifact is not None  # chosen above only for a partner with an EDIFACT identity
         # A replay's revision goes into the BGM references, so the partner can tell the answers apart.
         content = build_aperak(
             outcomes,
@@ -420,6 +433,7 @@ def _send_application_ack(
         if not content:
             return None, None
     else:
+        assert partner.x12 is not None  # chosen above only for a partner with an X12 identity
         content = build_824(
             outcomes,
             parties=partner.x12,

@@ -25,19 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbo_sftp_assets.config import Config, ConfigError
-from qbo_sftp_assets.formats.files import LayoutRequired, Unacknowledgeable
-from qbo_sftp_assets.formats.outcomes import DocumentOutcome, OutcomeStatus
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.store import LedgerBusy, LedgerError, LedgerTooNew
+from qbo_sftp_assets.formats import DocumentOutcome, LayoutRequired, OutcomeStatus, Unacknowledgeable
+from qbo_sftp_assets.ledger import Ledger, LedgerBusy, LedgerError, LedgerTooNew
 from qbo_sftp_assets.mapping import PostingPlan, ReferenceData, plan_postings
 from qbo_sftp_assets.pipeline import inbound as inbound_steps
 from qbo_sftp_assets.pipeline.inbound import FiledFile, LandedFile, ParsedFile
 from qbo_sftp_assets.pipeline.posting import FilePostings, post_files
-from qbo_sftp_assets.qbo.client import QboClient
-from qbo_sftp_assets.qbo.faults import QboAmountError, QboError
-from qbo_sftp_assets.sftp import PartnerFiles
-from qbo_sftp_assets.sftp.errors import FileChangedSinceDownloadError, RemoteFileError, UnsafeRemoteNameError
-from qbo_sftp_assets.sftp.names import remote_path
+from qbo_sftp_assets.qbo import QboAmountError, QboClient, QboError
+from qbo_sftp_assets.sftp import (
+    FileChangedSinceDownloadError,
+    PartnerFiles,
+    RemoteFileError,
+    UnsafeRemoteNameError,
+    remote_path,
+)
 from qbo_sftp_assets.validation import ValidatedPostings, validate_plans
 
 logger = logging.getLogger(__name__)
@@ -311,7 +312,7 @@ def _acknowledge_one(
     try:
         if failure is not None:
             return _file_failed(session, failure, ledger)
-        assert isinstance(file, ParsedFile)
+        assert isinstance(file, ParsedFile) and not isinstance(outcome, FileFailure)  # failures filed above
         return inbound_steps.acknowledge_and_file(session, file, outcome, config, ledger, as_of=as_of)
     except FileChangedSinceDownloadError as error:
         changed = _failure("filing", error, _landed(file))

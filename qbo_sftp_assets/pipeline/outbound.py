@@ -20,23 +20,39 @@ from typing import Any, Literal
 
 from qbo_sftp_assets import mapping
 from qbo_sftp_assets.config import Config, OutboundFeed, Partner
-from qbo_sftp_assets.formats.csv_format import render_csv, render_records_csv
-from qbo_sftp_assets.formats.documents import Bill, Invoice, Line, PartyRef, Source
-from qbo_sftp_assets.formats.layouts import CsvLayout
-from qbo_sftp_assets.formats.x12 import Parties
-from qbo_sftp_assets.formats.x12.invoice_810 import render_810_body, seller_party
-from qbo_sftp_assets.formats.x12.outbound import GroupSpec, SegmentWriter, group_version, write_interchange
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.reference import ReferenceRow, ReferenceStore
-from qbo_sftp_assets.mapping.from_qbo import UnexpectedQboEntity, bill_from_qbo, invoice_from_qbo
+from qbo_sftp_assets.formats import (
+    Bill,
+    CsvLayout,
+    Invoice,
+    Line,
+    PartyRef,
+    Source,
+    Transaction,
+    render_csv,
+    render_records_csv,
+)
+from qbo_sftp_assets.formats.x12 import (
+    GroupSpec,
+    Parties,
+    SegmentWriter,
+    group_version,
+    render_810_body,
+    seller_party,
+    write_interchange,
+)
+from qbo_sftp_assets.ledger import Ledger, ReferenceRow, ReferenceStore
+from qbo_sftp_assets.mapping import UnexpectedQboEntity, bill_from_qbo, invoice_from_qbo
 from qbo_sftp_assets.pipeline.snapshots import FEED_ENTITIES
-from qbo_sftp_assets.qbo.client import QboClient
+from qbo_sftp_assets.qbo import QboClient
 from qbo_sftp_assets.sftp import PartnerFiles
 
 log = logging.getLogger(__name__)
 
 Trigger = Literal["schedule", "change"]
-TRANSACTIONS: dict[str, Callable[[Mapping[str, Any]], Bill]] = {"Bill": bill_from_qbo, "Invoice": invoice_from_qbo}
+TRANSACTIONS: dict[str, Callable[[Mapping[str, Any]], Transaction]] = {
+    "Bill": bill_from_qbo,
+    "Invoice": invoice_from_qbo,
+}
 # The columns a list entity's CSV has unless the feed's layout names its own (`write_columns`).
 LIST_FIELDS: dict[str, tuple[str, ...]] = {
     "Vendor": ("id", "name", "company_name", "email", "phone", "tax_id", "balance", "active", "status", "sync_token"),
@@ -272,22 +288,20 @@ def _render_transactions_csv(entity: str, records: Sequence[FeedRecord], layout:
     return render_csv(documents, layout, extra_columns=TRANSACTION_EXTRA_COLUMNS, extra=lambda d: extras[id(d)])
 
 
-def _document(entity: str, record: FeedRecord) -> Bill:
+def _document(entity: str, record: FeedRecord) -> Transaction:
     try:
         return TRANSACTIONS[entity](record.data)
     except UnexpectedQboEntity:
         if record.status != DELETED:
             raise
     # A tombstone for an object we only ever saw deleted: its id and when, with one empty line.
-    kind = Invoice if entity == "Invoice" else Bill
     when = (record.last_updated or dt.datetime.now(dt.UTC)).date()
-    return kind(
-        vendor=PartyRef(),
-        number=str(record.data.get("DocNumber") or "") or None,
-        date=when,
-        lines=(Line(Decimal(0)),),
-        source=Source(file=f"qbo:{entity}/{record.qbo_id}@deleted"),
-    )
+    number = str(record.data.get("DocNumber") or "") or None
+    lines = (Line(Decimal(0)),)
+    source = Source(file=f"qbo:{entity}/{record.qbo_id}@deleted")
+    if entity == "Invoice":
+        return Invoice(customer=PartyRef(), number=number, date=when, lines=lines, source=source)
+    return Bill(vendor=PartyRef(), number=number, date=when, lines=lines, source=source)
 
 
 def _list_fields(entity: str, record: FeedRecord) -> dict[str, Any]:

@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qbo_sftp_assets.config import Partner
-from qbo_sftp_assets.formats.x12 import AckResult, read_997
-from qbo_sftp_assets.formats.x12.tokenizer import X12DelimiterError
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.store import OutboundDelivery
+from qbo_sftp_assets.formats.x12 import AckResult, X12DelimiterError, read_997
+from qbo_sftp_assets.ledger import Ledger, OutboundDelivery
 from qbo_sftp_assets.sftp import PartnerFiles
 
 log = logging.getLogger(__name__)
@@ -69,7 +67,7 @@ def land_partner_acks(files: PartnerFiles, ledger: Ledger, partner_name: str, pa
     files.ensure_folder(folder)
     entries = [
         entry
-        for entry in files.list(folder)
+        for entry in files.list_folder(folder)
         if entry.is_file
         and not entry.name.startswith(".")
         and fnmatch.fnmatch(entry.name, partner.partner_acks.pattern)
@@ -102,8 +100,8 @@ def record_ack_file(ledger: Ledger, partner_name: str, name: str, remote_path: s
     deliveries = [d for d in ledger.outbound_deliveries(partner=partner_name) if d.control_numbers]
     # Oldest first, so that after a counter wraps the newest delivery with a number is the one it names.
     oldest_first = list(reversed(deliveries))
-    by_group = {str(d.control_numbers.get("GS06")): d for d in oldest_first}
-    by_interchange = {str(d.control_numbers.get("ISA13")): d for d in oldest_first}
+    by_group = {str((d.control_numbers or {}).get("GS06")): d for d in oldest_first}
+    by_interchange = {str((d.control_numbers or {}).get("ISA13")): d for d in oldest_first}
     verdicts: dict[int, list[SetVerdict]] = {}
     group_verdicts: dict[int, AckResult] = {}
     for result in results:
@@ -121,13 +119,14 @@ def record_ack_file(ledger: Ledger, partner_name: str, name: str, remote_path: s
         if result.level == "group":
             group_verdicts[delivery.id] = result
             continue
-        sets = (delivery.control_numbers or {}).get("sets", {})
+        numbers = delivery.control_numbers or {}
+        sets = numbers.get("sets", {})
         number = result.transaction_set or ""
         verdicts.setdefault(delivery.id, []).append(
             SetVerdict(
                 delivery_id=delivery.id,
                 remote_path=delivery.remote_path,
-                control_number=f"{delivery.control_numbers.get('ISA13')}/{delivery.control_numbers.get('GS06')}/{number}",
+                control_number=f"{numbers.get('ISA13')}/{numbers.get('GS06')}/{number}",
                 record=sets.get(number) or sets.get(number.zfill(4)) or "?",
                 status=SET_STATUS.get(result.status, "rejected"),
                 codes=result.codes,
@@ -143,7 +142,8 @@ def record_ack_file(ledger: Ledger, partner_name: str, name: str, remote_path: s
             _record(ledger, partner_name, delivery, verdict.control_number, verdict.status, landed, verdict)
         group = group_verdicts.get(delivery_id)
         if group is not None:
-            number = f"{delivery.control_numbers.get('ISA13')}/{delivery.control_numbers.get('GS06')}"
+            numbers = delivery.control_numbers or {}
+            number = f"{numbers.get('ISA13')}/{numbers.get('GS06')}"
             _record(ledger, partner_name, delivery, number, status, landed, None, codes=group.codes, content=content)
         ledger.set_delivery_ack(delivery_id, status)
         landed.deliveries[delivery_id] = status

@@ -18,12 +18,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qbo_sftp_assets.config import PostingPolicy
 from qbo_sftp_assets.errors import UserFacingError
-from qbo_sftp_assets.formats.documents import Document, PartyRef, Source
-from qbo_sftp_assets.formats.outcomes import DocumentOutcome, OutcomeStatus
-from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.ledger.store import DONE_STATUSES, Posting, PostingResult, PostingStart
-from qbo_sftp_assets.qbo.client import BATCH_MAX_ITEMS, BatchItem, BatchItemResult, QboClient, encode_json
-from qbo_sftp_assets.qbo.faults import QboError, ReconnectRequired
+from qbo_sftp_assets.formats import Document, DocumentOutcome, OutcomeStatus, PartyRef, Source
+from qbo_sftp_assets.ledger import DONE_STATUSES, Ledger, Posting, PostingResult, PostingStart
+from qbo_sftp_assets.qbo import (
+    BATCH_MAX_ITEMS,
+    BatchItem,
+    BatchItemResult,
+    QboClient,
+    QboError,
+    ReconnectRequired,
+    encode_json,
+)
 
 if TYPE_CHECKING:
     from qbo_sftp_assets.mapping.plan import PostingDraft
@@ -46,8 +51,24 @@ class PostingInterrupted(UserFacingError):
 class ValidatedLike(Protocol):
     """What posting reads from validation's `ValidatedPostings`."""
 
-    valid: list[PostingDraft]
-    failures: Any  # a pandas DataFrame (or a list of failure rows) with record_index, check, fix, ...
+    @property
+    def valid(self) -> list[PostingDraft]: ...
+
+    @property
+    def failures(self) -> Any: ...  # a pandas DataFrame (or a list of failure rows) with record_index, check, fix
+
+
+class DraftLike(Protocol):
+    """What `find_in_qbo` reads of a document to post: a draft, or a pending row's stored one."""
+
+    @property
+    def entity_type(self) -> str: ...
+
+    @property
+    def doc_number(self) -> str | None: ...
+
+    @property
+    def vendor_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -277,7 +298,8 @@ def _send(
                     run.interrupted.append(f"{_describe(job)}: {error}")
                     continue
                 if isinstance(job, _Batch):
-                    results.extend(_batch_results(job, *answer, run))
+                    found, answers = answer
+                    results.extend(_batch_results(job, found, answers, run))
                 else:
                     results.append(_update_result(job, answer, run))
             # Written as each answer arrives, so a crash later loses at most what is still in flight.
@@ -316,7 +338,7 @@ def _update_one(client: QboClient, update: _Update) -> dict[str, Any]:
     )
 
 
-def find_in_qbo(client: QboClient, drafts: Sequence[PostingDraft]) -> dict[int, dict[str, Any]]:
+def find_in_qbo(client: QboClient, drafts: Sequence[DraftLike]) -> dict[int, dict[str, Any]]:
     """Documents QBO already has (same entity, vendor and DocNumber), by position in `drafts`: one query per entity."""
     found: dict[int, dict[str, Any]] = {}
     by_entity: dict[str, list[int]] = {}
@@ -422,7 +444,7 @@ def resolve_pending(client: QboClient, ledger: Ledger, *, batch_request_ids: Ite
     results: list[PostingResult] = []
     for request_id, members in groups.items():
         drafts = [_StoredDraft.of(row) for row in members]
-        found = find_in_qbo(client, drafts)  # type: ignore[arg-type]
+        found = find_in_qbo(client, drafts)
         items = [
             BatchItem("create", row.entity_type, drafts[i].payload, bid=row.batch_bid)
             for i, row in enumerate(members)
@@ -464,11 +486,11 @@ def resolve_pending(client: QboClient, ledger: Ledger, *, batch_request_ids: Ite
         payload = _StoredDraft.of(row).payload
         changes = {key: value for key, value in payload.items() if key != "VendorRef"}
         # The replay of the same requestid returns the original answer when the update had gone through.
-        answer = client.update(
+        updated = client.update(
             row.entity_type, row.qbo_id, changes, request_id=row.request_id, sync_token=row.sync_token
         )
         results.append(
-            PostingResult(row.file_sha256, row.record_index, "updated", row.qbo_id, _text(answer.get("SyncToken")))
+            PostingResult(row.file_sha256, row.record_index, "updated", row.qbo_id, _text(updated.get("SyncToken")))
         )
     ledger.finish_postings(results)
     return len(results)

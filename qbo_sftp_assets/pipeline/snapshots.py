@@ -15,7 +15,7 @@ from typing import Any
 
 from qbo_sftp_assets import mapping
 from qbo_sftp_assets.ledger import Ledger
-from qbo_sftp_assets.qbo.client import QboClient
+from qbo_sftp_assets.qbo import QboClient
 
 # Snapshot asset name -> QBO entity, in the order the UI lists them.
 SNAPSHOT_ENTITIES: dict[str, str] = {
@@ -93,11 +93,12 @@ def summarize_snapshot(
 def snapshot_rows(ledger: Ledger, realm_id: str, entity: str) -> list[dict[str, Any]]:
     """The entity's objects (QBO JSON, amounts as Decimal) in the snapshot, deleted ones left out, by id."""
     rows = ledger.query(
-        "SELECT CAST(data AS VARCHAR) FROM reference_rows WHERE realm_id = ? AND entity = ? AND NOT deleted "
-        "ORDER BY TRY_CAST(qbo_id AS BIGINT) NULLS LAST, qbo_id",
+        "SELECT qbo_id, CAST(data AS VARCHAR) FROM reference_rows WHERE realm_id = ? AND entity = ? AND NOT deleted",
         [realm_id, entity],
     )
-    return [json.loads(data, parse_float=Decimal) for (data,) in rows]
+    # Numeric ids in number order, any other after them (sorted here: the ledger may be DuckDB or PostgreSQL).
+    rows.sort(key=lambda row: (0, int(row[0]), "") if row[0].isascii() and row[0].isdigit() else (1, 0, row[0]))
+    return [json.loads(data, parse_float=Decimal) for _, data in rows]
 
 
 def feed_rows(ledger: Ledger, realm_id: str, feed_entities: list[str]) -> dict[str, list[dict[str, Any]]]:

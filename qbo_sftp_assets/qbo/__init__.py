@@ -1,1 +1,205 @@
-"""QuickBooks Online Accounting API over httpx: OAuth 2.0, the client, faults, limits, webhooks."""
+"""QuickBooks Online Accounting API over httpx: OAuth 2.0, the client, faults, limits, webhooks.
+
+The public names, loaded on first use (`qbo_sftp_assets.surface`): the webhook receiver imports
+`ChangeEvent` without loading httpx and the OAuth client.
+"""
+
+from typing import TYPE_CHECKING
+
+from qbo_sftp_assets.surface import lazy_exports
+
+if TYPE_CHECKING:
+    from qbo_sftp_assets.qbo.client import (
+        BATCH_MAX_ITEMS,
+        CDC_MAX_AGE,
+        BatchItem,
+        BatchItemResult,
+        CdcOverflow,
+        CdcResult,
+        CdcWindowTooOld,
+        MissingCredentials,
+        Multipart,
+        QboClient,
+        Tombstone,
+        app_credentials,
+        check_amount,
+        encode_json,
+        qbo_client_for,
+    )
+    from qbo_sftp_assets.qbo.entities import (
+        UnknownEntity,
+    )
+    from qbo_sftp_assets.qbo.faults import (
+        DuplicateDocumentNumber,
+        QboAmountError,
+        QboAuthError,
+        QboError,
+        QboNotFound,
+        QboServerError,
+        QboThrottled,
+        QboValidationError,
+        ReconnectRequired,
+        StaleObjectConflict,
+    )
+    from qbo_sftp_assets.qbo.limits import (
+        RealmLimiter,
+        limiter_for,
+    )
+    from qbo_sftp_assets.qbo.oauth import (
+        ACCOUNTING_SCOPE,
+        ConsentError,
+        Endpoints,
+        InvalidGrant,
+        LoopbackReceiver,
+        OAuthClient,
+        OAuthError,
+        check_callback,
+        new_state,
+    )
+    from qbo_sftp_assets.qbo.redaction import (
+        redact,
+    )
+    from qbo_sftp_assets.qbo.tokens import (
+        AnyTokenStore,
+        NotConnected,
+        RefreshRefused,
+        TokenGrant,
+        TokenRecord,
+        TokenStore,
+        TokenStoreError,
+        open_token_store,
+    )
+    from qbo_sftp_assets.qbo.webhooks import (
+        SIGNATURE_HEADER,
+        ChangeEvent,
+        WebhookPayloadError,
+        parse_payload,
+        signature_for,
+        verify_signature,
+    )
+
+__all__ = [
+    "ACCOUNTING_SCOPE",
+    "BATCH_MAX_ITEMS",
+    "CDC_MAX_AGE",
+    "SIGNATURE_HEADER",
+    "AnyTokenStore",
+    "BatchItem",
+    "BatchItemResult",
+    "CdcOverflow",
+    "CdcResult",
+    "CdcWindowTooOld",
+    "ChangeEvent",
+    "ConsentError",
+    "DuplicateDocumentNumber",
+    "Endpoints",
+    "InvalidGrant",
+    "LoopbackReceiver",
+    "MissingCredentials",
+    "Multipart",
+    "NotConnected",
+    "OAuthClient",
+    "OAuthError",
+    "QboAmountError",
+    "QboAuthError",
+    "QboClient",
+    "QboError",
+    "QboNotFound",
+    "QboServerError",
+    "QboThrottled",
+    "QboValidationError",
+    "RealmLimiter",
+    "ReconnectRequired",
+    "RefreshRefused",
+    "StaleObjectConflict",
+    "TokenGrant",
+    "TokenRecord",
+    "TokenStore",
+    "TokenStoreError",
+    "Tombstone",
+    "UnknownEntity",
+    "WebhookPayloadError",
+    "app_credentials",
+    "check_amount",
+    "check_callback",
+    "encode_json",
+    "limiter_for",
+    "new_state",
+    "open_token_store",
+    "parse_payload",
+    "qbo_client_for",
+    "redact",
+    "signature_for",
+    "verify_signature",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "client": (
+            "BATCH_MAX_ITEMS",
+            "CDC_MAX_AGE",
+            "BatchItem",
+            "BatchItemResult",
+            "CdcOverflow",
+            "CdcResult",
+            "CdcWindowTooOld",
+            "MissingCredentials",
+            "Multipart",
+            "QboClient",
+            "Tombstone",
+            "app_credentials",
+            "check_amount",
+            "encode_json",
+            "qbo_client_for",
+        ),
+        "entities": ("UnknownEntity",),
+        "faults": (
+            "DuplicateDocumentNumber",
+            "QboAmountError",
+            "QboAuthError",
+            "QboError",
+            "QboNotFound",
+            "QboServerError",
+            "QboThrottled",
+            "QboValidationError",
+            "ReconnectRequired",
+            "StaleObjectConflict",
+        ),
+        "limits": (
+            "RealmLimiter",
+            "limiter_for",
+        ),
+        "oauth": (
+            "ACCOUNTING_SCOPE",
+            "ConsentError",
+            "Endpoints",
+            "InvalidGrant",
+            "LoopbackReceiver",
+            "OAuthClient",
+            "OAuthError",
+            "check_callback",
+            "new_state",
+        ),
+        "redaction": ("redact",),
+        "tokens": (
+            "AnyTokenStore",
+            "NotConnected",
+            "RefreshRefused",
+            "TokenGrant",
+            "TokenRecord",
+            "TokenStore",
+            "TokenStoreError",
+            "open_token_store",
+        ),
+        "webhooks": (
+            "SIGNATURE_HEADER",
+            "ChangeEvent",
+            "WebhookPayloadError",
+            "parse_payload",
+            "signature_for",
+            "verify_signature",
+        ),
+    },
+)

@@ -46,7 +46,15 @@ from qbo_sftp_assets.qbo.limits import (
     throttle_delay,
 )
 from qbo_sftp_assets.qbo.oauth import Endpoints, InvalidGrant, OAuthClient
-from qbo_sftp_assets.qbo.tokens import NotConnected, RefreshRefused, TokenRecord, TokenStore
+from qbo_sftp_assets.qbo.tokens import (
+    AnyTokenStore,
+    NotConnected,
+    PostgresTokenStore,
+    RefreshRefused,
+    TokenRecord,
+    TokenStore,
+    open_token_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +196,7 @@ class QboClient:
     def __init__(
         self,
         company: Company,
-        token_store: TokenStore | str | os.PathLike[str],
+        token_store: AnyTokenStore | str | os.PathLike[str],
         client_id: str,
         client_secret: str,
         *,
@@ -201,6 +209,7 @@ class QboClient:
         max_conflict_retries: int = 3,
         cdc_object_cap: int = CDC_OBJECT_CAP,
         transport: httpx.BaseTransport | None = None,
+        shared_budget_url: str | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
@@ -208,7 +217,9 @@ class QboClient:
         self.company_name = company_name or company.realm_id
         self.realm_id = realm_id or company.realm_id
         self.endpoints = Endpoints.for_company(company)
-        self.store = token_store if isinstance(token_store, TokenStore) else TokenStore(token_store)
+        self.store: AnyTokenStore = (
+            token_store if isinstance(token_store, TokenStore | PostgresTokenStore) else TokenStore(token_store)
+        )
         self.limits = company.limits
         self.clock_speed = clock_speed
         self.throttle_wait_seconds = throttle_wait_seconds
@@ -228,13 +239,15 @@ class QboClient:
             transport=transport,
             limits=httpx.Limits(max_connections=self.limits.max_in_flight + 2),
         )
-        # Every process on this host that uses the same token store shares the realm's budget.
+        # Every process on this host that uses the same token file shares the realm's budget; with
+        # `shared_budget_url` every process on every host that uses that PostgreSQL database does.
         self.limiter: RealmLimiter = limiter_for(
             self.endpoints.api_base,
             self.realm_id,
             self.limits,
             clock_speed=clock_speed,
-            shared_path=self.store.path.parent / SHARED_BUDGET_FILE,
+            shared_path=self.store.path.parent / SHARED_BUDGET_FILE if isinstance(self.store, TokenStore) else None,
+            shared_url=shared_budget_url,
         )
         self._stats = LimiterStats()
         self._token_lock = threading.Lock()
@@ -622,7 +635,7 @@ class QboClient:
         name = names[0]
         objects = per_entity[name]
         _merge_cdc(result, name, objects)
-        newest = max((_last_updated(o) for o in objects), default=None)
+        newest = max((stamp for o in objects if (stamp := _last_updated(o)) is not None), default=None)
         if newest is None or newest <= since:
             raise CdcOverflow(
                 f"{self.cdc_object_cap}+ {name} changes at {since.isoformat()}: the CDC window cannot be "
@@ -672,7 +685,10 @@ def qbo_client_for(config: Config, company_name: str, **options: Any) -> QboClie
     """A client for a configured company, with the app's credentials read from its environment variables."""
     company = config.company(company_name)
     client_id, client_secret = app_credentials(company)
-    return QboClient(company, config.tokens.path, client_id, client_secret, company_name=company_name, **options)
+    if config.limiter_backend == "postgres":
+        options.setdefault("shared_budget_url", config.postgres.url())
+    store = open_token_store(config)
+    return QboClient(company, store, client_id, client_secret, company_name=company_name, **options)
 
 
 def app_credentials(company: Company) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 Every thread of a process shares one `RealmLimiter`; every process on the machine shares one
 `SharedRealmBudget` (a small SQLite file beside the token store), because each Dagster run is its own
-process and QBO counts the realm's requests, not ours.
+process and QBO counts the realm's requests, not ours. Run workers on several hosts share a
+`PostgresRealmBudget` instead: the same rows in a PostgreSQL table, timed by the database's clock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from qbo_sftp_assets import postgres
 from qbo_sftp_assets.config import QboLimits
 
 
@@ -237,6 +240,124 @@ class SharedRealmBudget:
             self._db.close()
 
 
+_POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qbo_requests (
+    id       BIGSERIAL PRIMARY KEY,
+    realm    TEXT NOT NULL,
+    batch    BOOLEAN NOT NULL,
+    settled  DOUBLE PRECISION,
+    expires  DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS qbo_requests_realm ON qbo_requests (realm)
+"""
+
+# The database's clock in epoch seconds: the one clock every host shares (theirs may disagree).
+_DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+
+
+class PostgresRealmBudget:
+    """`SharedRealmBudget` in PostgreSQL: one realm's budget shared by every process on every host.
+
+    The same rows and rules. A transaction-scoped advisory lock per realm makes count-then-insert
+    atomic (the part `BEGIN IMMEDIATE` plays in SQLite) without locking other realms; the times are the
+    database server's, so hosts with skewed clocks still agree on one window.
+    """
+
+    POLL_SECONDS = SharedRealmBudget.POLL_SECONDS
+
+    def __init__(
+        self,
+        url: str,
+        realm: str,
+        limits: QboLimits,
+        *,
+        clock_speed: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.realm = realm
+        self.limits = limits
+        self.window = 60.0 / clock_speed
+        self.longest_request = limits.connect_timeout_seconds + 2 * limits.read_timeout_seconds
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._realm_key = postgres.advisory_key(f"qbo_requests:{realm}")
+        self._db = self._connect()
+
+    def _connect(self) -> Any:
+        connection = postgres.connect(self.url, application_name="qbo_sftp_assets limiter")
+        postgres.ensure_schema(connection, "qbo_requests", _POSTGRES_SCHEMA)
+        return connection
+
+    def _connection(self) -> Any:
+        """The budget's connection; a new one after the old one was lost (a server restart fails one call)."""
+        if self._db.closed:
+            self._db = self._connect()
+        return self._db
+
+    def __repr__(self) -> str:
+        return f"PostgresRealmBudget({postgres.redacted(self.url)!r}, realm={self.realm!r})"
+
+    def acquire(self, *, batch: bool = False) -> tuple[int, float]:
+        """Wait until the realm has room for one more request; return its row id and the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                granted, delay = self._try_acquire(batch)
+            if granted is not None:
+                return granted, waited
+            self._sleep(delay)
+            waited += delay
+
+    def _try_acquire(self, batch: bool) -> tuple[int | None, float]:
+        limits = self.limits
+        db = self._connection()
+        with db, db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._realm_key,))
+            cursor.execute(f"SELECT {_DB_NOW}")
+            (now,) = cursor.fetchone()
+            cursor.execute(
+                "DELETE FROM qbo_requests WHERE realm = %s AND coalesce(settled, expires) <= %s",
+                (self.realm, now - self.window),
+            )
+            # Counted: every row left. In flight: unsettled and not past its deadline. Leaving: the
+            # earliest moment a settled (or expired) request ages out of the window.
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE settled IS NULL AND expires > %(now)s), "
+                "count(*) FILTER (WHERE batch), "
+                "min(coalesce(settled, expires)) FILTER (WHERE settled IS NOT NULL OR expires <= %(now)s) "
+                "FROM qbo_requests WHERE realm = %(realm)s",
+                {"now": now, "realm": self.realm},
+            )
+            counted, in_flight, batches, earliest = cursor.fetchone()
+            full = (
+                in_flight >= limits.max_in_flight
+                or counted >= limits.requests_per_minute
+                or (batch and batches >= limits.batch_requests_per_minute)
+            )
+            if not full:
+                cursor.execute(
+                    "INSERT INTO qbo_requests (realm, batch, settled, expires) VALUES (%s, %s, NULL, %s) RETURNING id",
+                    (self.realm, batch, now + self.longest_request),
+                )
+                (row_id,) = cursor.fetchone()
+                return row_id, 0.0
+        if in_flight >= limits.max_in_flight or earliest is None:
+            return None, self.POLL_SECONDS
+        return None, max(earliest + self.window - now, self.POLL_SECONDS)
+
+    def settle(self, row_id: int) -> None:
+        """The request's answer is back: from now (the database's now) it ages out of the window."""
+        with self._lock:
+            db = self._connection()
+            with db, db.cursor() as cursor:
+                cursor.execute(f"UPDATE qbo_requests SET settled = {_DB_NOW} WHERE id = %s", (row_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 class RealmLimiter:
     """QBO's per-realm ceilings: requests and batch requests per minute, and requests in flight.
 
@@ -251,7 +372,7 @@ class RealmLimiter:
         clock_speed: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        shared: SharedRealmBudget | None = None,
+        shared: SharedRealmBudget | PostgresRealmBudget | None = None,
     ) -> None:
         # QBO counts a request when it arrives. `slot` keeps each request in the windows until its answer
         # is back, the latest moment it can have arrived, so the next minute opens exactly then and no
@@ -311,35 +432,41 @@ def limiter_for(
     *,
     clock_speed: float = 1.0,
     shared_path: str | os.PathLike[str] | None = None,
+    shared_url: str | None = None,
 ) -> RealmLimiter:
     """The one limiter this process uses for a realm, so every client and thread shares its budget.
 
     With `shared_path` (a SQLite file; the client puts it beside the token store) the budget is also
-    shared with every other process on the host that names the same file.
+    shared with every other process on the host that names the same file; with `shared_url` (a
+    PostgreSQL URL, which wins) with every process on every host that names the same database.
     """
-    shared_key = None if shared_path is None else str(Path(shared_path).resolve())
+    if shared_url is not None:
+        shared_key: str | None = f"postgres:{shared_url}"
+    else:
+        shared_key = None if shared_path is None else str(Path(shared_path).resolve())
     key = (api_base, realm_id, limits, clock_speed, shared_key)
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            shared = (
-                None
-                if shared_key is None
-                else SharedRealmBudget(shared_key, f"{api_base}|{realm_id}", limits, clock_speed=clock_speed)
-            )
+            budget_realm = f"{api_base}|{realm_id}"
+            shared: SharedRealmBudget | PostgresRealmBudget | None = None
+            if shared_url is not None:
+                shared = PostgresRealmBudget(shared_url, budget_realm, limits, clock_speed=clock_speed)
+            elif shared_path is not None:
+                shared = SharedRealmBudget(str(shared_key), budget_realm, limits, clock_speed=clock_speed)
             limiter = _registry[key] = RealmLimiter(limits, clock_speed=clock_speed, shared=shared)
         return limiter
 
 
 def backoff_delay(attempt: int, base: float, ceiling: float, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [base/2, min(ceiling, base * 2**attempt)]."""
-    rng = rng or random
+    uniform = (rng or random).uniform
     top = min(ceiling, base * (2**attempt))
-    return rng.uniform(min(base / 2, top), top)
+    return uniform(min(base / 2, top), top)
 
 
 def throttle_delay(retry_after: float | None, base: float, *, rng: random.Random | None = None) -> float:
     """How long to wait after a 429: Retry-After when QBO sent one, else `base`, plus up to 10% jitter."""
-    rng = rng or random
+    uniform = (rng or random).uniform
     wait = retry_after if retry_after is not None and retry_after >= 0 else base
-    return wait + rng.uniform(0, wait * 0.1)
+    return wait + uniform(0, wait * 0.1)

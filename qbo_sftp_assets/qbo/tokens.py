@@ -1,8 +1,9 @@
-"""The OAuth token store: one record per realm in a 0600 JSON file, written atomically, refreshed by one process.
+"""The OAuth token store: one record per realm, refreshed by one process, the rotated token stored before use.
 
-Several processes (Dagster runs, sensors, the CLI) read the file at once; an OS file lock on
-`<path>.lock` makes exactly one of them refresh a realm, and the rotated refresh token is on disk
-before anyone uses the new access token.
+`TokenStore` is a 0600 JSON file written atomically: several processes (Dagster runs, sensors, the
+CLI) read it at once and an OS file lock on `<path>.lock` makes exactly one of them refresh a realm.
+`PostgresTokenStore` is one row per realm in PostgreSQL for run workers on several hosts: the row lock
+(`SELECT ... FOR UPDATE`) is held for the refresh call, and the new tokens are committed before use.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg2
+import psycopg2.errors
 from filelock import FileLock
+
+from qbo_sftp_assets import postgres
+from qbo_sftp_assets.config import Config
 
 STORE_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 120.0
@@ -157,6 +163,11 @@ class TokenStore:
     def __repr__(self) -> str:
         return f"TokenStore(path={str(self.path)!r})"
 
+    @property
+    def location(self) -> str:
+        """Where the tokens are, for messages."""
+        return str(self.path)
+
     # --- reading ------------------------------------------------------------------------------
 
     def records(self) -> dict[str, TokenRecord]:
@@ -222,23 +233,13 @@ class TokenStore:
             current = self.records().get(realm_id)
             if current is None:
                 raise NotConnected(f"{self.path}: no tokens for realm {realm_id}")
-            someone_else_refreshed = stale_access_token is not None and current.access_token != stale_access_token
-            if someone_else_refreshed and current.access_usable(margin_seconds):
-                return current, False
-            if stale_access_token is None and current.access_usable(margin_seconds):
-                return current, False
-            if current.reconnect_required:
-                raise RefreshRefused(f"realm {realm_id}: an earlier refresh was refused (invalid_grant)")
-            try:
-                grant = refresher(current.refresh_token)
-            except RefreshRefused:
-                self._write_locked({**self.records(), realm_id: replace(current, reconnect_required=True)})
-                raise
-            fresh = TokenRecord.from_grant(realm_id, grant)
-            if fresh.refresh_expires_at is None:
-                fresh = replace(fresh, refresh_expires_at=current.refresh_expires_at)
-            self._write_locked({**self.records(), realm_id: fresh})
-            return fresh, True
+            return _refresh_under_lock(
+                current,
+                refresher,
+                lambda record: self._write_locked({**self.records(), realm_id: record}),
+                stale_access_token=stale_access_token,
+                margin_seconds=margin_seconds,
+            )
 
     def _write_locked(self, records: dict[str, TokenRecord]) -> None:
         payload = json.dumps(
@@ -263,3 +264,179 @@ class TokenStore:
             os.fsync(directory_fd)
         finally:
             os.close(directory_fd)
+
+
+def _refresh_under_lock(
+    current: TokenRecord,
+    refresher: Callable[[str], TokenGrant],
+    write: Callable[[TokenRecord], None],
+    *,
+    stale_access_token: str | None,
+    margin_seconds: float,
+) -> tuple[TokenRecord, bool]:
+    """The refresh decision every store makes while it holds the realm's lock; `write` stores a record durably."""
+    someone_else_refreshed = stale_access_token is not None and current.access_token != stale_access_token
+    if someone_else_refreshed and current.access_usable(margin_seconds):
+        return current, False
+    if stale_access_token is None and current.access_usable(margin_seconds):
+        return current, False
+    if current.reconnect_required:
+        raise RefreshRefused(f"realm {current.realm_id}: an earlier refresh was refused (invalid_grant)")
+    try:
+        grant = refresher(current.refresh_token)
+    except RefreshRefused:
+        write(replace(current, reconnect_required=True))
+        raise
+    fresh = TokenRecord.from_grant(current.realm_id, grant)
+    if fresh.refresh_expires_at is None:
+        fresh = replace(fresh, refresh_expires_at=current.refresh_expires_at)
+    write(fresh)
+    return fresh, True
+
+
+_TOKENS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qbo_tokens (
+    realm_id   TEXT PRIMARY KEY,
+    record     JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+class PostgresTokenStore:
+    """The token store as one PostgreSQL row per realm; the same API as `TokenStore`.
+
+    A refresh runs in one transaction that holds the realm's row lock (`SELECT ... FOR UPDATE`) across
+    the call to the token endpoint: every other process, on any host, waits on that lock and then reads
+    the rotated tokens, which are committed before the caller gets them. The tokens are as readable as
+    the database role's grants allow; give the table's role to the pipeline only.
+    """
+
+    def __init__(self, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.url = url
+        self._lock_timeout = lock_timeout
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresTokenStore({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the tokens are, for messages: the database without its password."""
+        return f"{postgres.redacted(self.url)} (table qbo_tokens)"
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor in one transaction: committed when the block ends, rolled back when it raises."""
+        connection = self._connect()
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(self._lock_timeout * 1000)}ms",))
+                yield cursor
+        except psycopg2.errors.LockNotAvailable:
+            raise TokenStoreError(
+                f"{self!r}: another process held the token row for over {self._lock_timeout:.0f} s"
+            ) from None
+        finally:
+            connection.close()
+
+    def _connect(self) -> Any:
+        try:
+            connection = postgres.connect(self.url)
+        except psycopg2.OperationalError as error:
+            raise TokenStoreError(f"{self!r}: cannot reach the database ({str(error).strip()})") from None
+        with self._schema_lock:
+            if not self._schema_ready:
+                postgres.ensure_schema(connection, "qbo_tokens", _TOKENS_SCHEMA)
+                self._schema_ready = True
+        return connection
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def records(self) -> dict[str, TokenRecord]:
+        with self._transaction() as cursor:
+            cursor.execute("SELECT realm_id, record FROM qbo_tokens")
+            rows = cursor.fetchall()
+        try:
+            return {realm: TokenRecord.from_json(record) for realm, record in rows}
+        except (KeyError, TypeError, ValueError) as error:
+            raise TokenStoreError(f"{self!r}: a token row is not readable ({type(error).__name__})") from None
+
+    def get(self, realm_id: str) -> TokenRecord | None:
+        with self._transaction() as cursor:
+            return self._select(cursor, realm_id, lock=False)
+
+    def require(self, realm_id: str) -> TokenRecord:
+        record = self.get(realm_id)
+        if record is None:
+            raise NotConnected(f"{self!r}: no tokens for realm {realm_id}")
+        return record
+
+    def _select(self, cursor: Any, realm_id: str, *, lock: bool) -> TokenRecord | None:
+        cursor.execute(
+            "SELECT record FROM qbo_tokens WHERE realm_id = %s" + (" FOR UPDATE" if lock else ""), (realm_id,)
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        try:
+            return TokenRecord.from_json(row[0])
+        except (KeyError, TypeError, ValueError) as error:
+            kind = type(error).__name__
+            raise TokenStoreError(f"{self!r}: realm {realm_id}'s row is not readable ({kind})") from None
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def put(self, record: TokenRecord) -> None:
+        with self._transaction() as cursor:
+            self._write(cursor, record)
+
+    def remove(self, realm_id: str) -> bool:
+        with self._transaction() as cursor:
+            cursor.execute("DELETE FROM qbo_tokens WHERE realm_id = %s", (realm_id,))
+            return bool(cursor.rowcount)
+
+    def refresh(
+        self,
+        realm_id: str,
+        refresher: Callable[[str], TokenGrant],
+        *,
+        stale_access_token: str | None = None,
+        margin_seconds: float = 300.0,
+    ) -> tuple[TokenRecord, bool]:
+        """As `TokenStore.refresh`, with the realm's row lock in place of the file lock."""
+        with self._transaction() as cursor:
+            current = self._select(cursor, realm_id, lock=True)
+            if current is None:
+                raise NotConnected(f"{self!r}: no tokens for realm {realm_id}")
+            try:
+                return _refresh_under_lock(
+                    current,
+                    refresher,
+                    lambda record: self._write(cursor, record),
+                    stale_access_token=stale_access_token,
+                    margin_seconds=margin_seconds,
+                )
+            except RefreshRefused:
+                # The mark is written inside this transaction: commit it rather than roll it back.
+                cursor.connection.commit()
+                raise
+
+    @staticmethod
+    def _write(cursor: Any, record: TokenRecord) -> None:
+        cursor.execute(
+            "INSERT INTO qbo_tokens (realm_id, record, updated_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (realm_id) DO UPDATE SET record = EXCLUDED.record, updated_at = EXCLUDED.updated_at",
+            (record.realm_id, json.dumps(record.to_json())),
+        )
+
+
+AnyTokenStore = TokenStore | PostgresTokenStore
+
+
+def open_token_store(config: Config) -> AnyTokenStore:
+    """The token store `tokens.backend` names: the JSON file at `tokens.path`, or the `postgres:` database."""
+    if config.tokens.backend == "postgres":
+        return PostgresTokenStore(config.postgres.url())
+    return TokenStore(config.tokens.path)

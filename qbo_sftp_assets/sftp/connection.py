@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +58,8 @@ class _LegacyRSAKey(paramiko.RSAKey):
     """An RSA key that also signs and verifies `ssh-rsa` (SHA-1) signatures; only ever built for a
     partner with `legacy_algorithms: true`."""
 
-    HASHES: ClassVar[dict[str, type[hashes.HashAlgorithm]]] = {
+    # The stubs mark HASHES Final; extending the table in a subclass is how paramiko adds algorithms.
+    HASHES: ClassVar[dict[str, type[hashes.HashAlgorithm]]] = {  # type: ignore[misc]
         **paramiko.RSAKey.HASHES,
         LEGACY_RSA: hashes.SHA1,
         "ssh-rsa-cert-v01@openssh.com": hashes.SHA1,
@@ -69,9 +70,14 @@ class _LegacyTransport(paramiko.Transport):
     """A transport that also offers `ssh-rsa` (SHA-1) as host-key and public-key signature
     algorithm, last, so a server that offers anything better still gets it."""
 
-    _preferred_keys = tuple(dict.fromkeys((*paramiko.Transport._preferred_keys, LEGACY_RSA)))
-    _preferred_pubkeys = tuple(dict.fromkeys((*paramiko.Transport._preferred_pubkeys, LEGACY_RSA)))
-    _key_info: ClassVar[dict[str, type[paramiko.PKey]]] = {**paramiko.Transport._key_info, LEGACY_RSA: _LegacyRSAKey}
+    # Transport's private algorithm tables (absent from paramiko's stubs), extended as subclasses must.
+    _preferred_keys = tuple(dict.fromkeys((*paramiko.Transport._preferred_keys, LEGACY_RSA)))  # type: ignore[attr-defined]
+    _preferred_pubkeys = tuple(dict.fromkeys((*paramiko.Transport._preferred_pubkeys, LEGACY_RSA)))  # type: ignore[attr-defined]
+    _key_info: ClassVar[dict[str, type[paramiko.PKey]]] = {
+        **paramiko.Transport._key_info,  # type: ignore[attr-defined]
+        LEGACY_RSA: _LegacyRSAKey,
+    }
+    server_extensions: dict[str, bytes]  # set by Transport from the server's EXT_INFO; not in the stubs
 
     @property
     def preferred_pubkeys(self) -> tuple[str, ...]:
@@ -246,7 +252,9 @@ def open_session(endpoint: SftpEndpoint, *, partner: str = "", environ: Mapping[
             raise SftpConnectError(f"{_where(endpoint, partner)}: the server refused to open an SFTP channel")
         connection._sftp = sftp  # fabric's memoized client, so connection.sftp() returns this one
         # A per-request read timeout as a second line of defence behind the watchdog.
-        sftp.get_channel().settimeout(endpoint.timeouts.operation)
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(endpoint.timeouts.operation)
     except (OSError, EOFError, paramiko.SSHException) as error:
         _close_quietly(connection)
         raise SftpConnectError(
@@ -307,7 +315,9 @@ def _build_connection(
 
     transport_class = _LegacyTransport if endpoint.legacy_algorithms else paramiko.Transport
 
-    def transport_factory(sock: socket.socket, disabled_algorithms: object = None) -> paramiko.Transport:
+    def transport_factory(
+        sock: socket.socket, disabled_algorithms: Mapping[str, Iterable[str]] | None = None
+    ) -> paramiko.Transport:
         transport = transport_class(
             sock,
             default_window_size=WINDOW_SIZE,
@@ -364,7 +374,9 @@ def _auth_kwargs(endpoint: SftpEndpoint, partner: str, environ: Mapping[str, str
             )
     key_path = Path(auth.key_file or "").expanduser()
     try:
-        key: paramiko.PKey = paramiko.PKey.from_path(key_path, passphrase.encode() if passphrase else None)
+        # cryptography decrypts with bytes; paramiko's hint (str) does not match what it passes on.
+        key_password = passphrase.encode() if passphrase else None
+        key: paramiko.PKey = paramiko.PKey.from_path(key_path, key_password)  # type: ignore[arg-type]
     except FileNotFoundError:
         raise SftpAuthError(f"{where}: the key file {key_path} does not exist; fix sftp.auth.key_file") from None
     except PermissionError:

@@ -18,6 +18,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import paramiko
 from paramiko.sftp import (
@@ -55,6 +56,33 @@ _UINT64 = struct.Struct(">Q")
 NO_ATTRIBUTES = 0  # an SFTP attribute block is its flags word, then the fields the flags name
 
 
+class _Plumbing(Protocol):
+    """The private request plumbing of `paramiko.SFTPClient` this module drives (module docstring);
+    paramiko's stubs declare only the public surface, so it is typed here, in the one place it is used."""
+
+    request_number: int
+    sock: paramiko.Channel
+    _lock: contextlib.AbstractContextManager[Any]
+    _expecting: dict[int, object]
+
+    def _read_response(self, waitfor: int | None = None) -> tuple[int | None, paramiko.Message | None]: ...
+
+    def _adjust_cwd(self, path: str) -> bytes | str: ...
+
+    def _convert_status(self, msg: paramiko.Message) -> None: ...
+
+    def _request(self, t: int, *args: Any) -> tuple[int, paramiko.Message]: ...
+
+
+def _plumbing(sftp: paramiko.SFTPClient) -> _Plumbing:
+    return cast(_Plumbing, sftp)
+
+
+# `SFTPAttributes._from_msg`: attributes decoded from a reply, as paramiko's own listdir does; private,
+# so absent from paramiko's stubs.
+_attributes_from: Callable[[paramiko.Message], paramiko.SFTPAttributes] = paramiko.SFTPAttributes._from_msg  # type: ignore[attr-defined]
+
+
 class Offset(int):
     """A 64-bit field (file offset); plain ints are 32-bit fields."""
 
@@ -79,7 +107,7 @@ class _Flight:
     """
 
     def __init__(self, sftp: paramiko.SFTPClient) -> None:
-        self.sftp = sftp
+        self.sftp = _plumbing(sftp)
         self.replies: dict[int, tuple[int, paramiko.Message]] = {}
         self._queued: list[bytes] = []
         self._queued_bytes = 0
@@ -101,7 +129,7 @@ class _Flight:
             sftp._expecting[number] = self
             sftp.request_number += 1
         self._queued.append(_HEADER.pack(len(body) + extra + 5, kind, number) + body)
-        if extra:
+        if payload:
             self._queued.append(payload)
         self._queued_bytes += len(body) + extra + 9
         if self._queued_bytes >= FLUSH_BYTES:
@@ -134,13 +162,13 @@ class _Flight:
 
 
 def _path(sftp: paramiko.SFTPClient, path: str) -> bytes | str:
-    return sftp._adjust_cwd(path)
+    return _plumbing(sftp)._adjust_cwd(path)
 
 
 def _check_status(sftp: paramiko.SFTPClient, kind: int, message: paramiko.Message, what: str) -> None:
     if kind != CMD_STATUS:
         raise paramiko.SFTPError(f"unexpected SFTP reply {kind} to {what}")
-    sftp._convert_status(message)  # raises OSError unless the status is OK
+    _plumbing(sftp)._convert_status(message)  # raises OSError unless the status is OK
 
 
 def _handle(sftp: paramiko.SFTPClient, kind: int, message: paramiko.Message, path: str) -> bytes:
@@ -154,7 +182,7 @@ def _attributes(sftp: paramiko.SFTPClient, kind: int, message: paramiko.Message,
     if kind != CMD_ATTRS:
         _check_status(sftp, kind, message, what)
         raise paramiko.SFTPError(f"expected attributes in reply to {what}")
-    return paramiko.SFTPAttributes._from_msg(message)
+    return _attributes_from(message)
 
 
 @dataclass(frozen=True)
@@ -245,17 +273,6 @@ def write_remote_files(sftp: paramiko.SFTPClient, jobs: Sequence[WriteJob], wind
                 flight.close_quietly(handle)
 
 
-def write_remote_file(
-    sftp: paramiko.SFTPClient,
-    path: str,
-    chunks: Iterable[bytes],
-    window: int = WINDOW,
-    probe_path: str | None = None,
-) -> WriteResult:
-    """Create or truncate `path` and write `chunks`; see `write_remote_files`."""
-    return write_remote_files(sftp, [WriteJob(path, chunks, probe_path)], window)[0]
-
-
 def rename_remote_files(
     sftp: paramiko.SFTPClient, pairs: Sequence[tuple[str, str]], *, posix: bool
 ) -> list[OSError | None]:
@@ -314,13 +331,13 @@ def list_remote_folder(sftp: paramiko.SFTPClient, path: str) -> list[tuple[bytes
     Names stay bytes: paramiko's `listdir_attr` decodes them as UTF-8 and fails the whole listing
     on one name that is not, so one stray file would hide every other.
     """
-    kind, message = sftp._request(CMD_OPENDIR, _path(sftp, path))
+    kind, message = _plumbing(sftp)._request(CMD_OPENDIR, _path(sftp, path))
     handle = _handle(sftp, kind, message, path)
     entries: list[tuple[bytes, paramiko.SFTPAttributes]] = []
     try:
         while True:
             try:
-                kind, message = sftp._request(CMD_READDIR, handle)
+                kind, message = _plumbing(sftp)._request(CMD_READDIR, handle)
             except EOFError:
                 break  # SSH_FX_EOF: the end of the folder (a dropped connection raises SSHException)
             if kind != CMD_NAME:
@@ -328,7 +345,7 @@ def list_remote_folder(sftp: paramiko.SFTPClient, path: str) -> list[tuple[bytes
             for _entry in range(message.get_int()):
                 name = message.get_binary()
                 message.get_binary()  # the `ls -l` style long name
-                attributes = paramiko.SFTPAttributes._from_msg(message)
+                attributes = _attributes_from(message)
                 if name not in (b".", b".."):
                     entries.append((name, attributes))
     finally:
@@ -519,7 +536,7 @@ def _take_read(
         return
     if kind == CMD_STATUS:
         try:
-            sftp._convert_status(message)
+            _plumbing(sftp)._convert_status(message)
         except EOFError:
             finish(state)
             return

@@ -373,7 +373,7 @@ class PartnerFiles:
 
     # -- listing
 
-    def list(self, kind: str = "inbound") -> Listing:
+    def list_folder(self, kind: str = "inbound") -> Listing:
         """Every entry of the folder with its attributes, sorted by name; names that are not valid
         UTF-8 or not one safe file name are left out and reported in `.skipped` (and logged)."""
         path = self.folder(kind)
@@ -402,8 +402,8 @@ class PartnerFiles:
 
     def ready(self, tracker: ReadinessTracker | None = None, now: float | None = None) -> Listing:
         """The inbound files ready to claim; pass the tracker that holds the previous listing.
-        `.skipped` names the inbound entries that can never be claimed (see `list`)."""
-        listing = self.list("inbound")
+        `.skipped` names the inbound entries that can never be claimed (see `list_folder`)."""
+        listing = self.list_folder("inbound")
         if tracker is None:
             return Listing(ready_files(listing, self.readiness, None, now), listing.skipped)
         return Listing(tracker.ready(listing, now), listing.skipped)
@@ -955,11 +955,11 @@ class PartnerFiles:
                 continue
             # `_place` learns whether the server has posix-rename and handles a target that appeared.
             existing = results[index].probe if index not in outcomes else self.exists(finals[index])
-            final_name = self._place(temp, folder, name, reader.size, sha256, existing)
-            already_present = final_name is None
-            if already_present:
+            placed_name = self._place(temp, folder, name, reader.size, sha256, existing)
+            already_present = placed_name is None
+            if placed_name is None:
                 self._remove_quietly(temp)
-                final_name = name
+            final_name = name if placed_name is None else placed_name
             placed.append(
                 Uploaded(remote_path(folder, final_name), final_name, reader.size, sha256, None, already_present)
             )

@@ -45,7 +45,8 @@ def add_host_key_pin(text: str, partner: str, pin: str) -> str:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
         raise PinWriteError(f"the configuration is not valid YAML ({error}); {manual}") from None
-    found = _child(_child(root, "partners") and _child(root, "partners")[1], partner)
+    partners = _child(root, "partners")
+    found = _child(partners[1] if partners else None, partner)
     sftp = _child(found[1], "sftp") if found else None
     if sftp is None or not isinstance(sftp[1], yaml.MappingNode):
         raise PinWriteError(f"partners.{partner}.sftp is not a mapping in the file; {manual}")

@@ -49,45 +49,45 @@ class HeaderSchema(pa.DataFrameModel):
         strict = True
 
     @pa.check("doc_number_length", name="doc_number_length")
-    def _doc_number_fits(cls, length: Series[int]) -> Series[bool]:
+    def _doc_number_fits(cls, length: Series[int]) -> pd.Series[bool]:
         return length <= DOC_NUMBER_LIMIT
 
     @pa.check("txn_date", name="date_real")
-    def _date_real(cls, date: Series[pa.DateTime]) -> Series[bool]:
+    def _date_real(cls, date: Series[pa.DateTime]) -> pd.Series[bool]:
         return date.notna() & (date >= EARLIEST_DATE) & (date <= LATEST_DATE)
 
     @pa.dataframe_check(name="has_lines")
-    def _has_lines(cls, df: pd.DataFrame) -> Series[bool]:
+    def _has_lines(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return df["line_count"] > 0
 
     @pa.dataframe_check(name="lines_sum_to_total")
-    def _lines_sum_to_total(cls, df: pd.DataFrame) -> Series[bool]:
+    def _lines_sum_to_total(cls, df: pd.DataFrame) -> pd.Series[bool]:
         stated = df["stated_total_cents"]
         return (stated.isna() | (stated == df["lines_total_cents"])).fillna(True).astype(bool)
 
     @pa.dataframe_check(name="total_positive")
-    def _total_positive(cls, df: pd.DataFrame) -> Series[bool]:
+    def _total_positive(cls, df: pd.DataFrame) -> pd.Series[bool]:
         # A bill whose lines net to zero or less is a credit: it must come as a credit memo (VendorCredit).
         payable = df["entity_type"].isin(("Bill", "VendorCredit"))
         return ~payable | (df["lines_total_cents"] > 0) | (df["line_count"] == 0)
 
     @pa.dataframe_check(name="journal_balances")
-    def _journal_balances(cls, df: pd.DataFrame) -> Series[bool]:
+    def _journal_balances(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return (df["entity_type"] != "JournalEntry") | (df["debit_cents"] == df["credit_cents"])
 
     @pa.dataframe_check(name="after_book_close")
-    def _after_book_close(cls, df: pd.DataFrame) -> Series[bool]:
+    def _after_book_close(cls, df: pd.DataFrame) -> pd.Series[bool]:
         closed = df["book_close_date"]
         return (closed.isna() | df["txn_date"].isna() | (df["txn_date"] > closed)).astype(bool)
 
     @pa.dataframe_check(name="currency_allowed")
-    def _currency_allowed(cls, df: pd.DataFrame) -> Series[bool]:
+    def _currency_allowed(cls, df: pd.DataFrame) -> pd.Series[bool]:
         home = df["home_currency"]
         same = df["currency"].isna() | (home.notna() & (df["currency"] == home))
         return (same | df["multicurrency_enabled"]).astype(bool)
 
     @pa.dataframe_check(name="unique_vendor_number")
-    def _unique_vendor_number(cls, df: pd.DataFrame) -> Series[bool]:
+    def _unique_vendor_number(cls, df: pd.DataFrame) -> pd.Series[bool]:
         # Scoped to one file: several files are validated in one frame (see validate_plans).
         numbered = df["document_number"].notna() & (df["entity_type"] != "JournalEntry")
         vendor = df["vendor_id"].fillna(df["vendor_value"]).fillna("")
@@ -119,19 +119,19 @@ class LineSchema(pa.DataFrameModel):
         strict = True
 
     @pa.check("description_length", name="description_length")
-    def _description_fits(cls, length: Series[int]) -> Series[bool]:
+    def _description_fits(cls, length: Series[int]) -> pd.Series[bool]:
         return length <= DESCRIPTION_LIMIT
 
     @pa.check("amount_cents", name="amount_within_limit")
-    def _amount_within_limit(cls, cents: Series[int]) -> Series[bool]:
+    def _amount_within_limit(cls, cents: Series[int]) -> pd.Series[bool]:
         return cents.abs() <= AMOUNT_LIMIT_CENTS
 
     @pa.dataframe_check(name="amount_valid")
-    def _amount_valid(cls, df: pd.DataFrame) -> Series[bool]:
+    def _amount_valid(cls, df: pd.DataFrame) -> pd.Series[bool]:
         # Bill and credit lines are positive; an allowance reduces a bill, so it is the one negative line.
         allowance = df["kind"] == "allowance"
         return (allowance & (df["amount_cents"] != 0)) | (~allowance & (df["amount_cents"] > 0))
 
     @pa.dataframe_check(name="reference_resolved")
-    def _reference_resolved(cls, df: pd.DataFrame) -> Series[bool]:
+    def _reference_resolved(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return df["account_id"].notna() | df["item_id"].notna()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from qbo_sftp_assets.mapping.plan import FAILURE_COLUMNS
+from qbo_sftp_assets.mapping import FAILURE_COLUMNS
 
 # What a reviewer reads; record_index is for joining and stays out of the rendering.
 SHOWN_COLUMNS = tuple(c for c in FAILURE_COLUMNS if c != "record_index")

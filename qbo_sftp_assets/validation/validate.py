@@ -12,8 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from qbo_sftp_assets.mapping.plan import FAILURE_COLUMNS, HeaderFacts, LineFacts, PostingDraft, PostingPlan
-from qbo_sftp_assets.mapping.reference_data import ReferenceData
+from qbo_sftp_assets.mapping import FAILURE_COLUMNS, HeaderFacts, LineFacts, PostingDraft, PostingPlan, ReferenceData
 from qbo_sftp_assets.validation.models import DESCRIPTION_LIMIT, DOC_NUMBER_LIMIT, HeaderSchema, LineSchema
 
 HEADER_COLUMNS = tuple(HeaderSchema.to_schema().columns)
@@ -100,7 +99,9 @@ def _rows(frame: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
     # One file's rows are contiguous in the combined frame; numbered from 0 as if validated alone.
     if start == 0 and end == len(frame):
         return frame
-    return frame.iloc[start:end].set_axis(pd.RangeIndex(end - start), axis=0, copy=False)
+    rows = frame.iloc[start:end]
+    rows.index = pd.RangeIndex(end - start)  # a new index on the slice; its columns are not copied
+    return rows
 
 
 _HEADER_FIELDS = tuple(f.name for f in dataclasses.fields(HeaderFacts))
@@ -144,7 +145,9 @@ def line_frame(facts: Sequence[LineFacts], file_sha256s: Sequence[str] | None = 
 def _text_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     # Text columns stay `object` with None for missing, as the models declare (str, nullable).
     for name in names:
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        column = frame[name].astype(object)  # a copy, so blanking its missing values leaves `frame` alone
+        column[column.isna()] = None
+        frame[name] = column
     return frame.copy()  # one block per dtype again, so slicing out one file's rows stays cheap
 
 

@@ -235,8 +235,8 @@ class WebhookReceiver:
             return self._refuse(request, "spool_unavailable", 503, f"the spool refused the write: {error}")
         except TimeoutError:
             # Intuit waits 3 s; a late 503 it retries beats a 200 it never sees.
-            limit = self.settings.spool_write_timeout_seconds
-            return self._refuse(request, "spool_unavailable", 503, f"the spool write took longer than {limit:g} s")
+            deadline = self.settings.spool_write_timeout_seconds
+            return self._refuse(request, "spool_unavailable", 503, f"the spool write took longer than {deadline:g} s")
         self.counters.count_request("accepted")
         self.counters.count_events(stored=result.stored, duplicate=result.duplicates, too_old=too_old)
         if too_old:

@@ -31,7 +31,12 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import psycopg2
+import psycopg2.errors
+
+from qbo_sftp_assets import postgres
 from qbo_sftp_assets.qbo.webhooks import ChangeEvent
 
 _SCHEMA = """
@@ -113,14 +118,23 @@ class Spool:
         with self._write_connection() as connection:
             return insert_deliveries(connection, [rows])[0]
 
-    def prune(self, received_before: datetime) -> int:
-        """Delete events received before the moment; keep at least the receiver's max event age, since
-        a deleted row's dedup key no longer stops a signed replay that is still young enough."""
+    def prune(self, received_before: datetime, *, realm_id: str | None = None, through: str | None = None) -> int:
+        """Delete events received before the moment, and only those a reader has passed: of `realm_id`
+        (None: every realm) at or before the cursor `through` (None: any; a cursor of another spool:
+        none). Keep at least the receiver's max event age, since a deleted row's dedup key no longer
+        stops a signed replay that is still young enough. The number of events deleted."""
+        conditions, parameters = (
+            ["received_at < ?"],
+            [received_before.astimezone(UTC).isoformat(timespec="microseconds")],
+        )
+        if realm_id is not None:
+            conditions.append("realm_id = ?")
+            parameters.append(realm_id)
         with self._write_connection() as connection, connection:
-            cursor = connection.execute(
-                "DELETE FROM events WHERE received_at < ?",
-                (received_before.astimezone(UTC).isoformat(timespec="microseconds"),),
-            )
+            if through is not None:
+                conditions.append("seq <= ?")
+                parameters.append(str(parse_cursor(through, self._spool_id(connection))))
+            cursor = connection.execute(f"DELETE FROM events WHERE {' AND '.join(conditions)}", parameters)
             return cursor.rowcount
 
     # --- reader side (the webhook sensor, `qbo-sftp webhooks` listings) -----------------------------
@@ -335,3 +349,163 @@ class SpoolWriter:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+# --- the spool on PostgreSQL (several receivers and sensors on several hosts) ---------------------------
+
+_POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    seq BIGSERIAL PRIMARY KEY,
+    dedup_key TEXT NOT NULL UNIQUE,
+    realm_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    source_format TEXT NOT NULL,
+    event_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_events_received_at ON webhook_events (received_at);
+"""
+
+
+class PostgresSpool:
+    """The spool as a PostgreSQL table: the same API as `Spool`, for receivers and sensors on several hosts.
+
+    A `seq > cursor` reader on PostgreSQL loses rows that commit out of order: a BIGSERIAL is drawn
+    when a row is inserted, so seq 1 may commit after seq 2 was read, and is never seen. Here every
+    writing transaction first takes one transaction-scoped advisory lock for the spool and draws its
+    seqs under it. PostgreSQL makes a committed transaction visible before it releases its locks, so
+    the next writer draws a higher seq only after the previous one is visible: seq order is commit
+    order and `seq > cursor` misses nothing. Writers wait for each other for one insert and commit
+    (milliseconds); webhook deliveries are far below that rate. Duplicates are a UNIQUE dedup key with
+    `ON CONFLICT DO NOTHING`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"PostgresSpool({postgres.redacted(self.url)!r})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        try:
+            connection = postgres.connect(self.url, application_name="qbo_sftp_assets webhook spool")
+        except psycopg2.OperationalError as error:
+            raise SpoolUnavailable(f"cannot reach the webhook spool {self!r}: {str(error).strip()}") from None
+        try:
+            with connection, connection.cursor() as cursor:
+                yield cursor
+        finally:
+            connection.close()
+
+    # --- writer side ---------------------------------------------------------------------------------
+
+    def create(self) -> str:
+        """Create the tables if absent (idempotent, safe from several receivers at once); the spool id."""
+        with self._transaction() as cursor:
+            postgres.ensure_schema(cursor.connection, "webhook_spool", _POSTGRES_SCHEMA)
+            cursor.execute(
+                "INSERT INTO webhook_spool_meta (key, value) VALUES ('spool_id', %s) ON CONFLICT DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
+            cursor.execute("SELECT value FROM webhook_spool_meta WHERE key = 'spool_id'")
+            return str(cursor.fetchone()[0])
+
+    def append(self, events: Iterable[ChangeEvent], *, received_at: datetime | None = None) -> AppendResult:
+        """Store the events of one delivery in one transaction (committed on return); known keys are ignored."""
+        rows = event_rows(events, received_at or datetime.now(UTC))
+        if not rows:
+            return AppendResult(0, 0)
+        with self._transaction() as cursor:
+            return self.insert_deliveries(cursor, [rows])[0]
+
+    def insert_deliveries(self, cursor: Any, deliveries: Sequence[list[Row]]) -> list[AppendResult]:
+        """Insert deliveries in the cursor's transaction, seqs drawn under the spool's writer lock; the
+        caller commits (until then later writers wait, so nothing commits past these rows)."""
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (postgres.advisory_key("webhook_spool:writer"),))
+        results = []
+        for rows in deliveries:
+            stored = 0
+            for row in rows:
+                cursor.execute(
+                    "INSERT INTO webhook_events (dedup_key, realm_id, entity, entity_id, operation, occurred_at, "
+                    "received_at, source_format, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (dedup_key) DO NOTHING",
+                    row,
+                )
+                stored += cursor.rowcount
+            results.append(AppendResult(stored=stored, duplicates=len(rows) - stored))
+        return results
+
+    def prune(self, received_before: datetime, *, realm_id: str | None = None, through: str | None = None) -> int:
+        """As `Spool.prune` (keep at least the receiver's max event age)."""
+        with self._transaction() as cursor:
+            conditions = ["received_at < %s"]
+            parameters: list[object] = [received_before]
+            if realm_id is not None:
+                conditions.append("realm_id = %s")
+                parameters.append(realm_id)
+            if through is not None:
+                conditions.append("seq <= %s")
+                parameters.append(parse_cursor(through, self._spool_id(cursor)))
+            cursor.execute(f"DELETE FROM webhook_events WHERE {' AND '.join(conditions)}", parameters)
+            return int(cursor.rowcount)
+
+    # --- reader side ---------------------------------------------------------------------------------
+
+    def read_after(self, cursor: str | None, limit: int = 500) -> list[SpooledEvent]:
+        """Events committed after `cursor` (None: from the start), oldest first, at most `limit`."""
+        with self._readable() as db:
+            spool_id = self._spool_id(db)
+            db.execute(
+                "SELECT seq, realm_id, entity, entity_id, operation, occurred_at, received_at, source_format, "
+                "event_id, dedup_key FROM webhook_events WHERE seq > %s ORDER BY seq LIMIT %s",
+                (parse_cursor(cursor, spool_id), max(1, int(limit))),
+            )
+            rows = db.fetchall()
+        return [
+            SpooledEvent(
+                seq=row[0],
+                cursor=f"{spool_id}:{row[0]}",
+                realm_id=row[1],
+                entity=row[2],
+                entity_id=row[3],
+                operation=row[4],
+                occurred_at=row[5].astimezone(UTC),
+                received_at=row[6].astimezone(UTC),
+                source_format=row[7],
+                event_id=row[8],
+                dedup_key=row[9],
+            )
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        with self._readable() as db:
+            db.execute("SELECT count(*) FROM webhook_events")
+            return int(db.fetchone()[0])
+
+    def spool_id(self) -> str:
+        with self._readable() as db:
+            return self._spool_id(db)
+
+    @contextmanager
+    def _readable(self) -> Iterator[Any]:
+        """A cursor for reading; a spool without its tables yet is SpoolUnavailable (the sensor skips)."""
+        try:
+            with self._transaction() as cursor:
+                yield cursor
+        except psycopg2.errors.UndefinedTable:
+            raise SpoolUnavailable(f"the webhook spool {self!r} has no tables yet (start the receiver)") from None
+
+    @staticmethod
+    def _spool_id(cursor: Any) -> str:
+        cursor.execute("SELECT value FROM webhook_spool_meta WHERE key = 'spool_id'")
+        row = cursor.fetchone()
+        if row is None:
+            raise SpoolUnavailable("the webhook spool has no id yet (start the receiver)")
+        return str(row[0])

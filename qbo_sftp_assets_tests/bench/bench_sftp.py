@@ -186,7 +186,7 @@ def _run_all(
 
     def download_many(partner: PartnerFiles) -> None:
         # The listing is timed too: its sizes bound each download, as landing's listing does.
-        for result in partner.download_many(partner.list("small"), ours_down_many, kind="small"):
+        for result in partner.download_many(partner.list_folder("small"), ours_down_many, kind="small"):
             if result.error is not None:
                 raise result.error
 

@@ -32,10 +32,11 @@ class Figures:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     known_failure: str | None = None
+    missed: list[str] = field(default_factory=list)  # faults never injected: the scenario proved nothing
 
     @property
     def clean(self) -> bool:
-        return self.duplicates == 0 and self.lost == 0 and self.leaked == 0
+        return self.duplicates == 0 and self.lost == 0 and self.leaked == 0 and not self.missed
 
 
 def bills_by_number(world: World, prefix: str) -> Counter[str]:
@@ -107,6 +108,7 @@ def check_site(site: Site, recovery_seconds: float) -> Figures:
     """The row for a pipeline scenario, after its recovery run."""
     world = site.world
     figures = Figures(site.name, files=len(site.dropped), recovery_seconds=recovery_seconds, notes=list(site.notes))
+    figures.missed = list(site.missed)
     stored = bills_by_number(world, site.code)
     figures.documents = len(site.expected) + site.untracked_docs
     tracked = {e.doc_number for e in site.expected}
@@ -120,7 +122,8 @@ def check_site(site: Site, recovery_seconds: float) -> Figures:
     wrongly = [e.doc_number for e in site.expected if not e.postable and stored[e.doc_number]]
     lost_files, problems = check_files(site)
     figures.lost = lost_files + len(missing)
-    figures.problems = problems + [f"document {n} never reached QuickBooks" for n in missing]
+    figures.problems = [f"fault not injected: {m}" for m in site.missed] + problems
+    figures.problems += [f"document {n} never reached QuickBooks" for n in missing]
     figures.problems += [f"document {n} with an unmapped account was posted" for n in wrongly]
     token_store = Path(site.world.env.config().tokens.path)
     leaks = leaked_secrets(world, site.root, token_store)

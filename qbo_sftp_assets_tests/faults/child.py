@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,16 +58,23 @@ def _install_hold(spec: str, *, before: bool) -> None:
     original = getattr(owner, method)
     wanted = int(nth or 1)
     seen = 0
+    lock = threading.Lock()
 
+    def nth_call() -> int:
+        nonlocal seen
+        with lock:
+            seen += 1
+            return seen
+
+    # Batches go out on several threads at once: "after the n-th" counts calls as they return (one
+    # counter read at the start would let every concurrent call see the total, and none stop).
     @functools.wraps(original)
     def held(self: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal seen
         matched = counts is None or counts(args, kwargs)
-        seen += matched
-        if before and matched and seen == wanted:
+        if before and matched and nth_call() == wanted:
             _stop_here(point, "before")
         result = original(self, *args, **kwargs)
-        if not before and matched and seen == wanted:
+        if not before and matched and nth_call() == wanted:
             _stop_here(point, "after")
         return result
 
@@ -95,7 +103,7 @@ def run(config_path: Path) -> dict[str, str]:
     for name in partners:
         with open_partner(name) as session:
             for kind in ("processing", "inbound"):
-                files.update({f"{name}/{entry.name}": (name, entry.name) for entry in session.list(kind)})
+                files.update({f"{name}/{entry.name}": (name, entry.name) for entry in session.list_folder(kind)})
     now = dt.datetime.now(dt.UTC)
     landed = inbound_batch.land_files(open_partner, files, ledger, inbound_batch.landing_dir(config))
     parsed = inbound_batch.read_files(landed, config, ledger, as_of=now)

@@ -3,19 +3,25 @@ recovery run (the next sensor tick or retry) finish, and returns the seconds tha
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import random
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
+from qbo_sftp_assets.dagster_dev import INSTANCE_YAML
 from qbo_sftp_assets.embedded import COMPANY, connect_company
 from qbo_sftp_assets.qbo.client import qbo_client_for
 from qbo_sftp_assets.qbo.tokens import TokenStore
@@ -24,6 +30,7 @@ from qbo_sftp_assets.sandbox.qbo_server import FIRST_REALM_ID
 from qbo_sftp_assets.webhooks import ReceiverSettings, start_receiver
 from qbo_sftp_assets.webhooks.spool import Spool
 from qbo_sftp_assets_tests.faults.checker import Figures, check_site
+from qbo_sftp_assets_tests.faults.daemon import DAEMON_TIMEOUT, Daemons, run_monitoring_enabled, settle, wait_until
 from qbo_sftp_assets_tests.faults.world import CSV_PARTNER, X12_PARTNER, Site, World, kill9, last_line
 
 
@@ -56,7 +63,7 @@ def everyday_files(site: Site, csv_files: int = 3, per_file: int = 2) -> None:
 
 
 def many_documents(site: Site) -> None:
-    """Enough documents for three batch requests (30 a batch), spread over files."""
+    """Enough documents for three batch requests (30 a batch: 74 documents), spread over files."""
     for _ in range(4):
         site.drop_csv(18)
     site.drop_x12(2)
@@ -70,7 +77,7 @@ def kill_at(point: str, nth: int = 1, files: Callable[[Site], None] = everyday_f
         files(site)
         child = site.start(hold=f"{point}:{nth}")
         if not site.wait_stopped(child):
-            site.notes.append(f"never reached {point}:{nth} (exit {child.returncode})")
+            site.missed.append(f"never reached {point}:{nth} (exit {child.returncode})")
             site.finish(child)
         else:
             site.notes.append(f"killed after {point} #{nth}; {observe(site)}")
@@ -100,7 +107,10 @@ def kill_waiting_for_the_batch_reply(site: Site) -> None:
     deadline = time.monotonic() + 120
     while world.sandbox_stats()["writes_total"] == before and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    site.notes.append(f"killed with {world.sandbox_stats()['writes_total'] - before} writes stored, reply held")
+    stored = world.sandbox_stats()["writes_total"] - before
+    if not stored:
+        site.missed.append(f"no write stored before the run ended (exit {child.poll()})")
+    site.notes.append(f"killed with {stored} writes stored, reply held")
     kill9(child)
     world.disarm()
 
@@ -111,6 +121,9 @@ def kill_during_batch_reply(site: Site) -> float:
 
 
 # --- QuickBooks faults -------------------------------------------------------------------------------
+
+# The throttle window the storm's 429s announce (Retry-After, seconds).
+THROTTLE_WINDOW = 1
 
 
 def qbo_faults(*rules: dict, files: Callable[[Site], None] = many_documents) -> Callable[[Site], float]:
@@ -134,6 +147,8 @@ def qbo_401_mid_run(site: Site) -> float:
         expired = site.world.env.qbo.state.expire_access_tokens(FIRST_REALM_ID)
         site.notes.append(f"access tokens expired after batch 1 ({expired})")
         child.send_signal(signal.SIGCONT)
+    else:
+        site.missed.append("never reached batch:1 to expire the tokens")
     done = site.finish(child)
     site.notes.append(f"run exit {done.returncode}")
     return site.recover()
@@ -186,7 +201,7 @@ def sftp_broken_during(point: str, *, drop: bool) -> Callable[[Site], float]:
         sshd = site.world.sshd
         child = site.start(hold_before=f"{point}:1")
         if not site.wait_stopped(child):
-            site.notes.append(f"never reached {point}")
+            site.missed.append(f"never reached {point}")
             site.finish(child)
             return site.recover()
         sshd.kill_sessions(signal.SIGSTOP)
@@ -217,6 +232,77 @@ def wrong_host_key(site: Site) -> float:
     return site.recover()
 
 
+# --- the local disk ---------------------------------------------------------------------------------
+
+# tmpfs hands out whole pages; a filler leaves this much room, then writes fail with ENOSPC.
+DISK_ROOM = 8 * 1024
+
+
+@contextlib.contextmanager
+def small_disk(site: Site, folder: Path, size: int) -> Iterator[bool]:
+    """`folder` on a tmpfs of `size` bytes (True), or False when it cannot be mounted (not root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    command = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)]
+    mounted = subprocess.run(command, capture_output=True, text=True, check=False)
+    if mounted.returncode:
+        site.missed.append(f"a size-limited tmpfs could not be mounted (needs root): {mounted.stderr.strip()}")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path, size: int) -> Path:
+    """A filler file that leaves DISK_ROOM of `size` free (less what is there already)."""
+    used = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    filler = folder / ".filler"
+    with filler.open("wb") as out:
+        out.write(b"\0" * max(0, size - used - DISK_ROOM))
+    return filler
+
+
+def run_on_full_disk(site: Site, filler: Path) -> float:
+    """A run on the full disk (it must fail cleanly), then an operator frees the disk and runs recover."""
+    done = site.run()
+    refused = (done.stdout + done.stderr + site.log_text()).count("No space left on device")
+    said = f": {last_line(done.stderr)[:110]}" if done.returncode else ""
+    site.notes.append(f"run on a full disk exit {done.returncode}{said}; 'No space left' {refused} times in its output")
+    if not refused:
+        site.missed.append("the disk never filled up")
+    filler.unlink()
+    return site.recover()
+
+
+def landing_disk_full(site: Site) -> float:
+    """The folder files are landed into is full: two fit, the rest are refused until the disk is freed."""
+    everyday_files(site, csv_files=4)
+    landed, size = site.landing_folder(), 64 * 1024
+    with small_disk(site, landed, size) as mounted:
+        # The copies landed there go with the mount at the end, as on a disk cleaned by hand.
+        return run_on_full_disk(site, fill(landed, size)) if mounted else site.recover()
+
+
+def ledger_disk_full(site: Site) -> float:
+    """The disk the DuckDB ledger (and the landing folder beside it) is on is full."""
+    everyday_files(site, csv_files=4)
+    disk = site.root / "disk"
+    ledger = site.root / "ledger.duckdb"
+    size = ledger.stat().st_size + 64 * 1024
+    with small_disk(site, disk, size) as mounted:
+        if not mounted:
+            return site.recover()
+        shutil.copy(ledger, disk / ledger.name)
+        site.edit_config(lambda raw: raw["ledger"].update({"path": str(disk / ledger.name)}))
+        recovery = run_on_full_disk(site, fill(disk, size))
+        # The checker reads the ledger after the unmount: keep the recovered one, with its write-ahead log.
+        for path in disk.glob(ledger.name + "*"):
+            shutil.copy(path, site.root / path.name)
+        site.edit_config(lambda raw: raw["ledger"].update({"path": str(ledger)}))
+        return recovery
+
+
 # --- DuckDB contention ------------------------------------------------------------------------------
 
 
@@ -243,6 +329,70 @@ def duckdb_contention(site: Site) -> float:
     thread.join()
     site.notes.append(f"concurrent runs exit {exits}; reader {reads['ok']} reads, {reads['failed']} refused")
     return site.recover()
+
+
+# --- through Dagster: the sensor, the run queue, the daemon ------------------------------------------
+
+
+def through_the_sensor(site: Site) -> float:
+    """No fault: the SFTP sensors of a real daemon find the files and its runs file them; the seconds that took."""
+    everyday_files(site)
+    daemons = Daemons(site)
+    try:
+        daemons.start()
+        seconds = settle(site, daemons)
+    finally:
+        daemons.stop_all()
+    site.notes.append(f"runs: {daemons.summary()}")
+    return seconds
+
+
+HOST_CRASH_WAIT = 120.0
+HOST_CRASH_KNOWN_FAILURE = (
+    "a run killed with its process stays STARTED: the local run launcher has no worker health check, and the "
+    "duckdb_ledger pool slot it held is never freed, so its realm's queued runs wait behind it and the sensor "
+    "does not resume its stranded files. Measured fix (dagster.yaml): run_monitoring enabled with "
+    "max_runtime_seconds and free_slots_after_run_end_seconds: clean, recovery = max runtime + about a minute"
+)
+
+
+def product_run_monitoring() -> bool:
+    """Whether the dagster.yaml `qbo-sftp dev` installs turns run monitoring on."""
+    return run_monitoring_enabled(INSTANCE_YAML.parent)
+
+
+def daemon_restarted_mid_run(site: Site, *, with_its_runs: bool = False) -> float:
+    """The daemon is killed -9 while a run it launched waits on QBO's answer to a batch, then started again;
+    `with_its_runs` kills its whole process group (code server and run too), as a host crash would."""
+    everyday_files(site)
+    world = site.world
+    fired = world.env.qbo.state.faults.fired
+    before = len(fired)
+    # The first batch request is held 8 s and then refused with a 500 (nothing written); the client retries.
+    world.arm(kind="500", count=1, delay=8, path_contains="/batch")
+    daemons = Daemons(site)
+    recovery = 0.0
+    try:
+        first = daemons.start()
+        if not wait_until(lambda: len(fired) > before, DAEMON_TIMEOUT):
+            site.missed.append(f"no run reached posting ({daemons.summary()})")
+        else:
+            if with_its_runs:
+                daemons.kill_group(first)
+            else:
+                daemons.kill_daemon_only(first)
+            site.notes.append(f"daemon killed with a batch request held; runs then: {daemons.summary()}")
+            started = time.monotonic()
+            daemons.start()
+            # Without run monitoring nothing marks the dead run failed after a host crash (the known failure),
+            # so waiting the full timeout would only add minutes to `make faults`.
+            crash_wait = DAEMON_TIMEOUT if daemons.monitoring else HOST_CRASH_WAIT
+            settle(site, daemons, timeout=crash_wait if with_its_runs else DAEMON_TIMEOUT)
+            recovery = time.monotonic() - started
+    finally:
+        daemons.stop_all()
+    site.notes.append(f"runs in all: {daemons.summary()}")
+    return recovery
 
 
 # --- hostile input ----------------------------------------------------------------------------------
@@ -380,25 +530,19 @@ SCENARIOS: list[Scenario | StandaloneScenario] = [
     Scenario("kill_after_read", "KR", kill_at("read", 2)),
     Scenario("kill_after_posting_batch_1", "KB1", kill_at("batch", 1, many_documents)),
     Scenario("kill_after_posting_batch_2", "KB2", kill_at("batch", 2, many_documents)),
+    Scenario("kill_after_posting_batch_3", "KB3", kill_at("batch", 3, many_documents)),
     Scenario("kill_awaiting_batch_reply", "KW", kill_during_batch_reply),
     Scenario("kill_after_ack_upload", "KA", kill_at("ack_upload", 2)),
     Scenario("kill_after_ack_row", "KAR", kill_at("ack_row", 2)),
     Scenario("kill_after_move", "KM", kill_at("move", 2)),
+    # Each throttle answer names a one-second window (Retry-After), which the client honours as it would
+    # QBO's; without the header the client waits QBO's 60 s (test_qbo_limits_window), minutes for a storm.
     Scenario(
         "qbo_429_storm",
         "Q429",
         qbo_faults(
-            {"kind": "429", "count": 12, "path_contains": "/batch"},
-            {"kind": "429", "count": 4, "path_contains": "/query"},
-        ),
-    ),
-    # The CI subset's storm: short enough that no request reaches the client's one-minute back-off.
-    Scenario(
-        "qbo_429_burst",
-        "Q42B",
-        qbo_faults(
-            {"kind": "429", "count": 2, "path_contains": "/batch"},
-            {"kind": "429", "count": 2, "path_contains": "/query"},
+            {"kind": "429", "count": 12, "path_contains": "/batch", "retry_after": THROTTLE_WINDOW},
+            {"kind": "429", "count": 4, "path_contains": "/query", "retry_after": THROTTLE_WINDOW},
         ),
     ),
     Scenario(
@@ -417,7 +561,17 @@ SCENARIOS: list[Scenario | StandaloneScenario] = [
     Scenario("sftp_drop_mid_upload", "SDU", sftp_broken_during("ack_upload", drop=True)),
     Scenario("sftp_server_stalls", "SST", sftp_broken_during("download", drop=False)),
     Scenario("sftp_wrong_host_key", "SHK", wrong_host_key),
+    Scenario("landing_disk_full", "LDF", landing_disk_full),
+    Scenario("ledger_disk_full", "LGF", ledger_disk_full),
     Scenario("duckdb_two_runs_and_a_reader", "DBL", duckdb_contention),
+    Scenario("through_the_sensor", "TS", through_the_sensor),
+    Scenario("daemon_restarted_mid_run", "DR", daemon_restarted_mid_run),
+    Scenario(
+        "daemon_and_its_run_killed",
+        "DK",
+        functools.partial(daemon_restarted_mid_run, with_its_runs=True),
+        known_failure=None if product_run_monitoring() else HOST_CRASH_KNOWN_FAILURE,
+    ),
     Scenario("fuzzed_files_among_good", "FZ", fuzzed_among_good),
     StandaloneScenario("webhooks_forged_replayed", webhooks_forged_and_replayed),
 ]

@@ -19,6 +19,8 @@ COLUMNS = (
 
 
 def result_of(row: Figures) -> str:
+    if row.missed:
+        return "FAIL (fault not injected)"
     if row.clean:
         return "ok" if row.known_failure is None else "ok (known failure fixed?)"
     return "KNOWN FAILURE" if row.known_failure else "FAIL"

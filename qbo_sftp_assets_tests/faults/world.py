@@ -37,6 +37,7 @@ from qbo_sftp_assets.formats.documents import Bill, Line, PartyRef
 from qbo_sftp_assets.formats.x12 import Parties, write_810
 from qbo_sftp_assets.ledger import Ledger
 from qbo_sftp_assets.mapping import refresh_reference
+from qbo_sftp_assets.pipeline import inbound_batch
 from qbo_sftp_assets.qbo.client import qbo_client_for
 from qbo_sftp_assets.sandbox.qbo_server import FIRST_REALM_ID
 from qbo_sftp_assets_tests.sshd_server import SshdServer, find_sshd, generate_key, start_sshd
@@ -83,6 +84,8 @@ class Site:
     untracked_docs: int = 0  # documents of fuzzed files: their numbers are whatever the mutation left
     runs: int = 0
     notes: list[str] = field(default_factory=list)
+    # Faults the scenario meant to inject and could not (a hold point never reached): the row fails.
+    missed: list[str] = field(default_factory=list)
     _files: int = 0
 
     # --- the partner's side -------------------------------------------------------------------------
@@ -194,6 +197,13 @@ class Site:
 
     def ledger(self) -> Ledger:
         return Ledger(load_config(self.config_path).ledger.path)
+
+    def landing_folder(self) -> Path:
+        return inbound_batch.landing_dir(load_config(self.config_path))
+
+    def log_text(self) -> str:
+        """Every run's log so far, for what the runs said."""
+        return "".join(path.read_text(errors="replace") for path in sorted((self.root / "logs").glob("run*.log")))
 
     def edit_config(self, edit) -> None:
         raw = yaml.safe_load(self.config_path.read_text())

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from qbo_sftp_assets.formats.outcomes import DocumentOutcome
+from qbo_sftp_assets.formats import DocumentOutcome
 from qbo_sftp_assets.pipeline.inbound_batch import FileFailure
 
 FAILURE_COLUMNS = ("document_number", "line", "source_location", "column", "value", "check", "fix")

@@ -21,6 +21,7 @@ from qbo_sftp_assets.config import Config, Partner
 from qbo_sftp_assets.defs.jobs import AssetJob
 from qbo_sftp_assets.defs.partitions import INBOUND_FILES, inbound_file_key, inbound_files
 from qbo_sftp_assets.defs.resources import REALM_TAG, SftpResource
+from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.sftp import PartnerFiles, ReadinessTracker, RemoteFile
 
 MAX_FILES_PER_RUN = 250
@@ -91,7 +92,7 @@ def _inbound_sensor(partner_name: str, partner: Partner, realm_id: str, job: Ass
         name=inbound_sensor_name(partner_name),
         description=f"Lists {partner_name}'s inbound folder every {partner.poll_interval:g} s and processes "
         f"ready files ({partner.readiness.policy} readiness).",
-        minimum_interval_seconds=max(5, int(partner.poll_interval)),
+        minimum_interval_seconds=minimum_interval(partner.poll_interval),
         default_status=dg.DefaultSensorStatus.RUNNING,
         job=job,
     )
@@ -100,7 +101,7 @@ def _inbound_sensor(partner_name: str, partner: Partner, realm_id: str, job: Ass
         active = _partner_runs_active(context.instance, partner_name)
         # An unreachable server fails the tick (red in the UI, cursor kept) rather than skipping quietly.
         with sftp.partner(partner_name) as files:
-            listing = files.list("inbound")
+            listing = files.list_folder("inbound")
             tracker = ReadinessTracker(partner.readiness, cursor.snapshot)
             ready = tracker.ready(listing)
             stranded = [] if active else _listed(files, "processing")
@@ -113,7 +114,7 @@ def _listed(files: PartnerFiles, kind: str) -> list[RemoteFile]:
     folder = files.folder(kind)
     if files.exists(folder) is None:
         return []
-    return [entry for entry in files.list(kind) if entry.is_file and not entry.name.startswith(".")]
+    return [entry for entry in files.list_folder(kind) if entry.is_file and not entry.name.startswith(".")]
 
 
 def _partner_runs_active(instance: dg.DagsterInstance, partner_name: str) -> bool:

@@ -5,6 +5,7 @@ feed's last delivery, and nothing when nothing did; any other run sends what the
 """
 
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 
@@ -20,7 +21,7 @@ from qbo_sftp_assets.defs.resources import (
     SftpResource,
 )
 from qbo_sftp_assets.defs.webhooks.assets import ASSET_NAME as WEBHOOK_CHANGES
-from qbo_sftp_assets.pipeline.outbound import FeedRun, send_feed
+from qbo_sftp_assets.pipeline.outbound import FeedRun, Trigger, send_feed
 from qbo_sftp_assets.pipeline.snapshots import FEED_ENTITIES
 
 GROUP = "outbound"
@@ -68,7 +69,7 @@ def outbound_assets(config: Config | None, feeds: dg.PartitionsDefinition) -> li
         config = qbo_sftp_config.load()
         tag = context.run.tags.get(AS_OF_TAG)
         as_of = dt.datetime.fromisoformat(tag) if tag else dt.datetime.now(dt.UTC)
-        trigger = "change" if context.run.tags.get(TRIGGER_TAG) == "change" else "schedule"
+        trigger: Trigger = "change" if context.run.tags.get(TRIGGER_TAG) == "change" else "schedule"
         with qbo.client(config.partner(partner_name).company) as client, sftp.partner(partner_name) as files:
             run = send_feed(
                 client, ledger.ledger(), files, config, partner_name, feed_name, as_of=as_of, trigger=trigger
@@ -80,9 +81,9 @@ def outbound_assets(config: Config | None, feeds: dg.PartitionsDefinition) -> li
     return [outbound_files]
 
 
-def delivery_metadata(run: FeedRun, as_of: dt.datetime) -> dict[str, object]:
+def delivery_metadata(run: FeedRun, as_of: dt.datetime) -> dict[str, Any]:
     deliveries = run.deliveries
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": sum(d.record_count for d in deliveries),
         "files": len(deliveries),
         "as_of": as_of.isoformat(),

@@ -8,6 +8,7 @@ blocks: the files are already at the partner. A CSV feed expects no 997 and alwa
 """
 
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 
@@ -75,7 +76,7 @@ def ack_check_result(report: AckReport, landed: list[LandedAckFile]) -> dg.Asset
         problems.append(f"{len(report.overdue)} file(s) unacknowledged after {report.sla_hours:g} h")
     if report.rejected:
         problems.append(f"{len(report.rejected)} set(s) rejected")
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "awaiting": report.awaiting,
         "overdue": len(report.overdue),
         "rejected_sets": len(report.rejected),

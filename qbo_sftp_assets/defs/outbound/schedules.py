@@ -33,7 +33,7 @@ def outbound_schedules(config: Config | None, outbound_job: AssetJob) -> list[dg
         )
         for partner_name, partner in sorted(config.partners.items())
         for feed_name, feed in sorted(partner.outbound.items())
-        if feed.scheduled
+        if feed.scheduled and feed.schedule is not None
     ]
 
 

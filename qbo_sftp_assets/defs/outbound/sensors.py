@@ -16,6 +16,7 @@ from qbo_sftp_assets.defs.jobs import AssetJob
 from qbo_sftp_assets.defs.outbound.checks import CHECK_NAME, OUTBOUND_FILES
 from qbo_sftp_assets.defs.partitions import feed_key
 from qbo_sftp_assets.defs.resources import REALM_TAG, SftpResource
+from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.sftp import SftpError
 
 SLA_CHECK_PERIOD = dt.timedelta(minutes=15)
@@ -46,7 +47,7 @@ def _ack_sensor(
         name=partner_ack_sensor_name(partner_name),
         description=f"Watches {partner_name}'s ack folder for 997s answering our X12 files, and checks "
         "each X12 feed's acknowledgments against the partner's SLA.",
-        minimum_interval_seconds=int(interval),
+        minimum_interval_seconds=minimum_interval(interval),
         default_status=dg.DefaultSensorStatus.RUNNING,
         job=outbound_job,
     )
@@ -54,9 +55,8 @@ def _ack_sensor(
         partner = sftp.partner_config(partner_name)
         try:
             with sftp.partner(partner_name) as files:
-                waiting = [
-                    f for f in files.list(partner.partner_acks.folder) if f.is_file and not f.name.startswith(".")
-                ]
+                listing = files.list_folder(partner.partner_acks.folder)
+                waiting = [f for f in listing if f.is_file and not f.name.startswith(".")]
         except SftpError as error:
             # A folder not made yet, or a server away: the periodic SLA check below still runs.
             context.log.info(f"{partner_name}: cannot list the ack folder: {error}")

@@ -1,5 +1,7 @@
 """One snapshot asset per QBO entity, one partition per company; the rows live in the ledger."""
 
+from typing import Any
+
 import dagster as dg
 
 from qbo_sftp_assets.defs.resources import LEDGER_POOL, ConfigFileResource, LedgerResource, QboResource
@@ -46,9 +48,9 @@ def _snapshot_asset(name: str, entity: str, companies: dg.PartitionsDefinition) 
     return snapshot
 
 
-def snapshot_metadata(summary: SnapshotSummary) -> dict[str, object]:
+def snapshot_metadata(summary: SnapshotSummary) -> dict[str, Any]:
     refresh = summary.refresh
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": summary.active,
         "realm_id": summary.realm_id,
         "entity": summary.entity,

@@ -10,11 +10,13 @@ companies; it is observed, never materialized.
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
 from qbo_sftp_assets.config import Config
 from qbo_sftp_assets.defs.resources import ConfigFileResource
+from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.pipeline.connection_health import ConnectionHealth, connection_health
 
 CONNECTION_ASSET = dg.AssetKey("qbo_connection")
@@ -35,7 +37,7 @@ def connected_check_name(company: str) -> str:
 
 
 def health_evaluation(health: ConnectionHealth) -> dg.AssetCheckEvaluation:
-    metadata: dict[str, object] = {"state": health.state, "realm_id": health.realm_id}
+    metadata: dict[str, Any] = {"state": health.state, "realm_id": health.realm_id}
     if health.refresh_expires_at is not None:
         metadata["refresh_expires_at"] = health.refresh_expires_at.isoformat()
     if health.access_expires_at is not None:
@@ -86,7 +88,7 @@ def health_definitions(config: Config | None) -> dg.Definitions:
         name=HEALTH_SENSOR,
         description="Reads the token store every minute and records each company's connection check "
         "when it changes (a reconnect needed shows as a failed check on qbo_connection).",
-        minimum_interval_seconds=HEALTH_INTERVAL_SECONDS,
+        minimum_interval_seconds=minimum_interval(HEALTH_INTERVAL_SECONDS),
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def connection_health_sensor(

@@ -22,9 +22,9 @@ from qbo_sftp_assets.defs.jobs import AssetJob
 from qbo_sftp_assets.defs.outbound.triggers import change_feeds, change_run_request
 from qbo_sftp_assets.defs.qbo_snapshots.assets import ENTITY_OF_KEY
 from qbo_sftp_assets.defs.resources import REALM_TAG, QboResource
+from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.pipeline.change_events import seen_by_webhooks
-from qbo_sftp_assets.qbo.client import CDC_MAX_AGE, CdcResult, CdcWindowTooOld, MissingCredentials
-from qbo_sftp_assets.qbo.faults import ReconnectRequired
+from qbo_sftp_assets.qbo import CDC_MAX_AGE, CdcResult, CdcWindowTooOld, MissingCredentials, ReconnectRequired
 
 CDC_INTERVAL_SECONDS = 60
 # Ask a little less than 30 days back, so a slow tick never crosses QBO's limit mid-request.
@@ -55,7 +55,7 @@ def _cdc_sensor(
     @dg.sensor(
         name=cdc_sensor_name(company),
         description=f"Asks QuickBooks company {company!r} (realm {realm_id}) what changed, and refreshes it.",
-        minimum_interval_seconds=CDC_INTERVAL_SECONDS,
+        minimum_interval_seconds=minimum_interval(CDC_INTERVAL_SECONDS),
         default_status=dg.DefaultSensorStatus.RUNNING,
         jobs=[snapshot_job, outbound_job],
     )

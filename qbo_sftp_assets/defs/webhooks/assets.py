@@ -5,6 +5,8 @@ a run), so the fetch-and-write happens here, in a run in the ledger pool. The st
 after the ledger's own spool cursor, so it is idempotent and a run started by hand does the same.
 """
 
+from typing import Any
+
 import dagster as dg
 
 from qbo_sftp_assets.defs.resources import LEDGER_POOL, ConfigFileResource, LedgerResource, QboResource
@@ -46,7 +48,7 @@ def webhook_change_assets(companies: dg.PartitionsDefinition) -> list[dg.AssetsD
     return [qbo_webhook_changes]
 
 
-def applied_metadata(applied: AppliedEvents) -> dict[str, object]:
+def applied_metadata(applied: AppliedEvents) -> dict[str, Any]:
     return {
         "dagster/row_count": sum(len(c.written) + len(c.deleted) for c in applied.entities.values()),
         "realm_id": applied.realm_id,

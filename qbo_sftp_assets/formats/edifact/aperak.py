@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.edifact.contrl import ServiceSegmentWriter, latin1_text
@@ -134,13 +136,14 @@ def _pieces(text: str) -> list[str]:
 def read_aperak(source: EdifactSource, *, file: str = "") -> list[AperakReport]:
     """Every APERAK in a file (ours, or a partner's about our invoices). Raises EdifactParseError
     when an envelope is broken or there is no APERAK."""
+    stream: BinaryIO
     if isinstance(source, bytes):
         stream = io.BytesIO(source)
-    elif isinstance(source, str) or hasattr(source, "__fspath__"):
-        stream = io.BytesIO(Path(source).read_bytes())  # type: ignore[arg-type]
+    elif isinstance(source, str | os.PathLike):
+        stream = io.BytesIO(Path(source).read_bytes())
         file = file or str(source)
     else:
-        stream = source  # type: ignore[assignment]
+        stream = source
     walker = EnvelopeWalker(SegmentReader(stream, file=file), file=file)
     reports = []
     for interchange, message, body in walker:
@@ -151,14 +154,14 @@ def read_aperak(source: EdifactSource, *, file: str = "") -> list[AperakReport]:
         for segment in body:
             if segment.tag == "BGM":
                 reference = segment.get(1)
-            elif segment.tag == "RFF" and segment.element(0)[:1] == ["ACW"]:
-                message_reference = segment.element(0)[1]
-            elif segment.tag == "RFF" and segment.element(0)[:1] == ["IV"]:
-                document_number = segment.element(0)[1]
+            elif segment.tag == "RFF" and segment.composite(0)[:1] == ["ACW"]:
+                message_reference = segment.composite(0)[1]
+            elif segment.tag == "RFF" and segment.composite(0)[:1] == ["IV"]:
+                document_number = segment.composite(0)[1]
             elif segment.tag == "ERC":
-                errors.append((segment.element(0)[0], ""))
+                errors.append((segment.composite(0)[0], ""))
             elif segment.tag == "FTX" and errors:
-                errors[-1] = (errors[-1][0], "".join(segment.element(3)))
+                errors[-1] = (errors[-1][0], "".join(segment.composite(3)))
         reports.append(
             AperakReport(reference, message_reference, document_number, tuple(errors), interchange.reference)
         )

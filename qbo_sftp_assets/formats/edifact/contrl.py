@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.edifact.envelope import (
@@ -212,7 +214,7 @@ def build_contrls(
 
 
 @dataclass(frozen=True)
-class SegmentError:
+class SegmentIssue:
     """A UCS (segment position in the message, optional code) with its UCD element errors."""
 
     position: int
@@ -230,7 +232,7 @@ class MessageAck:
     error_code: str | None = None
     error_segment: str | None = None
     group: str | None = None
-    segment_errors: tuple[SegmentError, ...] = ()
+    segment_errors: tuple[SegmentIssue, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -277,7 +279,7 @@ class ContrlReport:
 
 
 def _tuple(seg: Segment, element: int) -> tuple[str, ...]:
-    return tuple(trim_empty(seg.element(element)))
+    return tuple(trim_empty(seg.composite(element)))
 
 
 def _parse_contrl(body: list[Segment], unb: InterchangeReport, file: str) -> ContrlReport:
@@ -285,7 +287,7 @@ def _parse_contrl(body: list[Segment], unb: InterchangeReport, file: str) -> Con
     messages: list[MessageAck] = []
     groups: list[MessageAck] = []
     pending: MessageAck | None = None  # the UCM being read; its UCS/UCD follow it
-    segment_errors: list[SegmentError] = []
+    segment_errors: list[SegmentIssue] = []
     group_ref: str | None = None
 
     def flush() -> None:
@@ -335,11 +337,11 @@ def _parse_contrl(body: list[Segment], unb: InterchangeReport, file: str) -> Con
                     expected="digits",
                     code="12",
                 )
-            segment_errors.append(SegmentError(int(position), seg.get(1) or None))
+            segment_errors.append(SegmentIssue(int(position), seg.get(1) or None))
         elif seg.tag == "UCD" and segment_errors:
             last = segment_errors[-1]
-            s011 = ":".join(c for c in seg.element(1) if c)
-            segment_errors[-1] = SegmentError(last.position, last.code, (*last.elements, (seg.get(0), s011)))
+            s011 = ":".join(c for c in seg.composite(1) if c)
+            segment_errors[-1] = SegmentIssue(last.position, last.code, (*last.elements, (seg.get(0), s011)))
     flush()
     if uci is None or uci.get(3) not in (ACKNOWLEDGED, REJECTED, RECEIVED):
         raise EdifactParseError(
@@ -366,13 +368,14 @@ def _parse_contrl(body: list[Segment], unb: InterchangeReport, file: str) -> Con
 
 def read_contrl(source: EdifactSource, *, file: str = "") -> list[ContrlReport]:
     """Every CONTRL in a file. Raises EdifactParseError when the file or a CONTRL's envelope is broken."""
+    stream: BinaryIO
     if isinstance(source, bytes):
         stream = io.BytesIO(source)
-    elif isinstance(source, str) or hasattr(source, "__fspath__"):
-        stream = io.BytesIO(Path(source).read_bytes())  # type: ignore[arg-type]
+    elif isinstance(source, str | os.PathLike):
+        stream = io.BytesIO(Path(source).read_bytes())
         file = file or str(source)
     else:
-        stream = source  # type: ignore[assignment]
+        stream = source
     walker = EnvelopeWalker(SegmentReader(stream, file=file), file=file)
     reports = [
         _parse_contrl(body, interchange, file) for interchange, message, body in walker if message.type == "CONTRL"

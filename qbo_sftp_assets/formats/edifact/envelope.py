@@ -3,7 +3,7 @@ and the CONTRL 0085 code of every problem (docs/edi-rules.md §4, §4.1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -205,7 +205,7 @@ def _excerpt(text: str, longest: int = 40) -> str:
 
 def _components(seg: Segment, element: int) -> tuple[str, ...]:
     """A composite with its trailing empty components dropped."""
-    return tuple(trim_empty(seg.element(element)))
+    return tuple(trim_empty(seg.composite(element)))
 
 
 def _invalid_character_issue(seg: Segment, position: int | None) -> SyntaxIssue:
@@ -230,6 +230,10 @@ class EnvelopeWalker:
     `interchanges` grows as UNBs arrive (so a caller sees the current one while iterating); an
     interchange's UNZ checks are known only once its UNZ (or the end) has been read. `keep_messages`
     False keeps only rejected messages' reports, for bounded memory on very large files.
+
+    As in X12's envelope parser, `__iter__` collects a message's body inline (nearly every segment
+    of a file) and hands each envelope segment to the handler for its tag (`_ENVELOPE_HANDLERS`);
+    the handlers keep the open interchange, group and message below.
     """
 
     def __init__(self, segments: Iterable[Segment], *, file: str = "", keep_messages: bool = True) -> None:
@@ -240,120 +244,153 @@ class EnvelopeWalker:
         self._segments = segments
         self._flagged = segments.flagged if isinstance(segments, SegmentReader) else None
         self._normalised = segments.normalised if isinstance(segments, SegmentReader) else None
+        # The envelopes open at the current segment, and what the walk has reported so far.
+        self._interchange: InterchangeReport | None = None
+        self._group: GroupReport | None = None
+        self._message: MessageReport | None = None
+        self._body: list[Segment] = []
+        self._pending_una: str | None = None  # a UNA's service characters, for the UNB after it
+        self._seen_any = False  # a UNA or UNB was read
+        self._stray_reported = False  # segments outside any interchange (once per gap)
+        self._outside_reported = False  # segments outside a message (once per interchange)
 
     def __iter__(self) -> Iterator[tuple[InterchangeReport, MessageReport, list[Segment]]]:
-        interchange: InterchangeReport | None = None
-        group: GroupReport | None = None
-        message: MessageReport | None = None
-        body: list[Segment] = []
-        una: str | None = None
-        seen_any = False
-        stray_reported = False
-        outside_reported = False
-
         segments = self._segments
         # Chunks of segments from the tokenizer, flattened in C: cheaper than a generator per segment.
         flat = chain.from_iterable(segments.batches()) if isinstance(segments, SegmentReader) else segments
+        handlers = _ENVELOPE_HANDLERS
+        ends_a_message = _ENDS_A_MESSAGE
+        message, body = self._message, self._body  # kept in locals for the segments of a message
         for seg in flat:
             tag = seg.tag
             if message is not None:
                 if tag == "UNT":
+                    interchange = self._interchange
                     assert interchange is not None
                     self._close_message(interchange, message, body, seg)
                     if message.accepted:
                         yield interchange, message, body
-                    message, body = None, []
+                    message, body = self._message, self._body = None, []
                     continue
-                if tag not in _ENDS_A_MESSAGE:
+                if tag not in ends_a_message:
                     body.append(seg)
                     continue
-                assert interchange is not None
-                message.add(
-                    SyntaxIssue(
-                        MISSING,
-                        f"message {message.reference} has no UNT before {tag}",
-                        "UNT",
-                        segment=seg.number,
-                        name="UNT",
-                        expected=f"UNT+{len(body) + 2}+{message.reference}",
-                    )
-                )
-                message.segment_count = len(body) + 1
-                self._file_message(interchange, message)
-                message, body = None, []
+                self._unterminated(message, body, seg)
+                message, body = self._message, self._body = None, []
+            handler = handlers.get(tag)
+            if handler is not None and (tag == "UNA" or tag == "UNB" or self._interchange is not None):
+                handler(self, seg)
+                message, body = self._message, self._body
+            elif self._interchange is None:
+                self._outside_interchange(seg)
+            else:
+                self._outside_message(seg)
+        self._end_of_file()
 
-            if tag == "UNA":
-                if interchange is not None:
-                    self._missing_unz(interchange, group, seg)
-                    interchange, group = None, None
-                una = seg.get(0)
-                seen_any = True
-                continue
-            if tag == "UNB":
-                if interchange is not None:
-                    self._missing_unz(interchange, group, seg)
-                    group = None
-                interchange = self._open_interchange(seg, una)
-                una = None
-                seen_any = True
-                stray_reported = outside_reported = False
-                continue
-            if interchange is None:
-                if not seen_any:
-                    raise EdifactParseError(
-                        f"not an EDIFACT interchange: starts with {_excerpt(tag)!r}",
-                        file=self.file,
-                        segment=seg.number,
-                        expected="UNA or UNB",
-                        code=MISSING,
-                    )
-                if not stray_reported:
-                    self.stray.append(
-                        SyntaxIssue(
-                            OUTSIDE_MESSAGE,
-                            f"segment {_excerpt(tag)} outside any interchange",
-                            tag,
-                            segment=seg.number,
-                            expected="UNB",
-                        )
-                    )
-                    stray_reported = True
-                continue
-            if tag == "UNH":
-                message = self._open_message(interchange, group, seg)
-                body = [seg]
-            elif tag == "UNZ":
-                if group is not None:
-                    self._missing_une(interchange, group, seg)
-                    group = None
-                self._close_interchange(interchange, seg)
-                interchange = None
-            elif tag == "UNG":
-                if group is not None:
-                    self._missing_une(interchange, group, seg)
-                group = self._open_group(interchange, seg)
-            elif tag == "UNE":
-                if group is None:
-                    self._interchange_issue(
-                        interchange,
-                        SyntaxIssue(OUTSIDE_MESSAGE, "UNE without UNG", "UNE", segment=seg.number),
-                    )
-                else:
-                    self._close_group(group, seg)
-                    group = None
-            elif not outside_reported:
-                self._interchange_issue(
-                    interchange,
-                    SyntaxIssue(
-                        OUTSIDE_MESSAGE,
-                        f"segment {_excerpt(tag)!r} outside a message",
-                        tag or "UNH",
-                        segment=seg.number,
-                        expected="UNH, UNG or UNZ",
-                    ),
-                )
-                outside_reported = True
+    # -- segments ----------------------------------------------------------------------------------
 
+    def _una(self, seg: Segment) -> None:
+        if self._interchange is not None:
+            self._missing_unz(self._interchange, self._group, seg)
+            self._interchange, self._group = None, None
+        self._pending_una = seg.get(0)
+        self._seen_any = True
+
+    def _unb(self, seg: Segment) -> None:
+        if self._interchange is not None:
+            self._missing_unz(self._interchange, self._group, seg)
+            self._group = None
+        self._interchange = self._open_interchange(seg, self._pending_una)
+        self._pending_una = None
+        self._seen_any = True
+        self._stray_reported = self._outside_reported = False
+
+    def _unh(self, seg: Segment) -> None:
+        assert self._interchange is not None
+        self._message = self._open_message(self._interchange, self._group, seg)
+        self._body = [seg]
+
+    def _unz(self, seg: Segment) -> None:
+        interchange = self._interchange
+        assert interchange is not None
+        if self._group is not None:
+            self._missing_une(interchange, self._group, seg)
+            self._group = None
+        self._close_interchange(interchange, seg)
+        self._interchange = None
+
+    def _ung(self, seg: Segment) -> None:
+        interchange = self._interchange
+        assert interchange is not None
+        if self._group is not None:
+            self._missing_une(interchange, self._group, seg)
+        self._group = self._open_group(interchange, seg)
+
+    def _une(self, seg: Segment) -> None:
+        assert self._interchange is not None
+        if self._group is None:
+            self._interchange_issue(
+                self._interchange, SyntaxIssue(OUTSIDE_MESSAGE, "UNE without UNG", "UNE", segment=seg.number)
+            )
+        else:
+            self._close_group(self._group, seg)
+            self._group = None
+
+    def _unterminated(self, message: MessageReport, body: list[Segment], seg: Segment) -> None:
+        """A message cut short by the next envelope segment: filed with a missing-UNT issue."""
+        interchange = self._interchange
+        assert interchange is not None
+        message.add(
+            SyntaxIssue(
+                MISSING,
+                f"message {message.reference} has no UNT before {seg.tag}",
+                "UNT",
+                segment=seg.number,
+                name="UNT",
+                expected=f"UNT+{len(body) + 2}+{message.reference}",
+            )
+        )
+        message.segment_count = len(body) + 1
+        self._file_message(interchange, message)
+
+    def _outside_interchange(self, seg: Segment) -> None:
+        if not self._seen_any:
+            raise EdifactParseError(
+                f"not an EDIFACT interchange: starts with {_excerpt(seg.tag)!r}",
+                file=self.file,
+                segment=seg.number,
+                expected="UNA or UNB",
+                code=MISSING,
+            )
+        if not self._stray_reported:
+            self.stray.append(
+                SyntaxIssue(
+                    OUTSIDE_MESSAGE,
+                    f"segment {_excerpt(seg.tag)} outside any interchange",
+                    seg.tag,
+                    segment=seg.number,
+                    expected="UNB",
+                )
+            )
+            self._stray_reported = True
+
+    def _outside_message(self, seg: Segment) -> None:
+        assert self._interchange is not None
+        if not self._outside_reported:
+            self._interchange_issue(
+                self._interchange,
+                SyntaxIssue(
+                    OUTSIDE_MESSAGE,
+                    f"segment {_excerpt(seg.tag)!r} outside a message",
+                    seg.tag or "UNH",
+                    segment=seg.number,
+                    expected="UNH, UNG or UNZ",
+                ),
+            )
+            self._outside_reported = True
+
+    def _end_of_file(self) -> None:
+        message, interchange = self._message, self._interchange
         if message is not None:
             assert interchange is not None
             message.add(
@@ -362,14 +399,15 @@ class EnvelopeWalker:
                     f"message {message.reference} has no UNT before the end of the file",
                     "UNT",
                     name="UNT",
-                    expected=f"UNT+{len(body) + 1}+{message.reference}",
+                    expected=f"UNT+{len(self._body) + 1}+{message.reference}",
                 )
             )
-            message.segment_count = len(body)
+            message.segment_count = len(self._body)
             self._file_message(interchange, message)
+            self._message, self._body = None, []
         if interchange is not None:
-            self._missing_unz(interchange, group, None)
-        if not seen_any:
+            self._missing_unz(interchange, self._group, None)
+        if not self._seen_any:
             raise EdifactParseError(
                 "empty input: no EDIFACT interchange", file=self.file, expected="UNA or UNB", code=MISSING
             )
@@ -386,7 +424,7 @@ class EnvelopeWalker:
     # -- interchange ---------------------------------------------------------------------------------
 
     def _open_interchange(self, unb: Segment, una: str | None) -> InterchangeReport:
-        syntax = unb.element(0)
+        syntax = unb.composite(0)
         report = InterchangeReport(
             syntax_id=unb.get(0, 0),
             syntax_version=unb.get(0, 1),
@@ -699,3 +737,14 @@ class EnvelopeWalker:
             interchange.rejected_count += 1
         if self.keep_messages or not message.accepted:
             interchange.messages.append(message)
+
+
+# The handler of each envelope segment; UNH, UNZ, UNG and UNE are handled inside an interchange only.
+_ENVELOPE_HANDLERS: dict[str, Callable[[EnvelopeWalker, Segment], None]] = {
+    "UNA": EnvelopeWalker._una,
+    "UNB": EnvelopeWalker._unb,
+    "UNH": EnvelopeWalker._unh,
+    "UNZ": EnvelopeWalker._unz,
+    "UNG": EnvelopeWalker._ung,
+    "UNE": EnvelopeWalker._une,
+}

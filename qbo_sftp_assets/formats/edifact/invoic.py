@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -128,9 +128,16 @@ class _SummaryDraft:
     zero_rated: bool = False  # a TAX at rate 0 or of an exempt category
 
 
-@dataclass
+@dataclass(slots=True)
 class InvoicMessageReader:
-    """Reads one INVOIC message (its segments from UNH up to, not including, UNT)."""
+    """Reads one INVOIC message (its segments from UNH up to, not including, UNT).
+
+    Like X12's 810 reader: `read` walks the segments, reading the detail section's own segments
+    (MOA, QTY, PRI, IMD, PIA of the current line: most of a large file) inline, and hands every
+    other segment, once its place in the message is checked, to the handler for its tag
+    (`_HEADING_HANDLERS` before UNS, `_SUMMARY_HANDLERS` after). The handlers fill the fields below;
+    `_finish` checks what must be there and builds the document.
+    """
 
     body: list[Segment]
     file: str = ""
@@ -140,6 +147,25 @@ class InvoicMessageReader:
     parties: dict[str, PartyRef] = field(default_factory=dict)
     # The message's own Source (UNH position and references); its lines copy it at their segment.
     source: Source = field(init=False, repr=False)
+    # What the handlers have read so far.
+    bgm: tuple[Segment, int] | None = field(default=None, init=False, repr=False)
+    # The best document-date DTM so far: (rank, segment, position, its composite).
+    dated: tuple[int, Segment, int, list[str]] | None = field(default=None, init=False, repr=False)
+    due_date: dt.date | None = field(default=None, init=False, repr=False)
+    message_level: bool = field(default=True, init=False, repr=False)  # no segment group opened yet
+    terms: str | None = field(default=None, init=False, repr=False)
+    net_days: int | None = field(default=None, init=False, repr=False)
+    currency: str | None = field(default=None, init=False, repr=False)
+    memo: str | None = field(default=None, init=False, repr=False)
+    po_number: str | None = field(default=None, init=False, repr=False)
+    lines: list[_LineDraft] = field(default_factory=list, init=False, repr=False)
+    current: _LineDraft | None = field(default=None, init=False, repr=False)  # the line being read
+    summary: list[_SummaryDraft] = field(default_factory=list, init=False, repr=False)
+    summary_group: _SummaryDraft | None = field(default=None, init=False, repr=False)  # the open TAX/ALC
+    totals: dict[str, tuple[Decimal, Segment, int]] = field(default_factory=dict, init=False, repr=False)
+    in_summary: bool = field(default=False, init=False, repr=False)
+    heading_rank: int = field(default=0, init=False, repr=False)
+    heading_tag: str = field(default="UNH", init=False, repr=False)
 
     def issue(
         self,
@@ -238,28 +264,11 @@ class InvoicMessageReader:
             group=self.group,
             transaction_set=unh.get(0),
         )
-        bgm: tuple[Segment, int] | None = None
-        doc_date: dt.date | None = None
-        due_date: dt.date | None = None
-        # The best document-date DTM so far: (rank, segment, position, its composite).
-        dated: tuple[int, Segment, int, list[str]] | None = None
-        message_level = True
-        terms: str | None = None
-        net_days: int | None = None
-        currency: str | None = None
-        memo: str | None = None
-        po_number: str | None = None
-        parties = self.parties
-        lines: list[_LineDraft] = []
-        summary: list[_SummaryDraft] = []
-        totals: dict[str, tuple[Decimal, Segment, int]] = {}
-        current: _LineDraft | None = None
-        group: _SummaryDraft | None = None
-        in_summary = False
-        heading_rank, heading_tag = 0, "UNH"
-
+        heading_handlers = _HEADING_HANDLERS
+        summary_handlers = _SUMMARY_HANDLERS
         decimal = self.decimal
         cached_decimal = _NUMBERS.get
+        current: _LineDraft | None = None  # `self.current`, kept in a local for the detail section
         for position, seg in enumerate(islice(body, 1, None), start=2):
             tag = seg.tag
             if current is not None:
@@ -295,94 +304,189 @@ class InvoicMessageReader:
                     if current.item is None:
                         current.item = seg.get(1, 0) or None
                     continue
-                if tag != "LIN" and tag != "UNS" and tag != "CNT":
+                if tag == "LIN":
+                    # The next line: in the detail section its place needs no check (`_in_place`).
+                    current = _LineDraft(seg, position, item=seg.get(2, 0) or None)
+                    self.lines.append(current)
+                    continue
+                if tag != "UNS" and tag != "CNT":
                     continue  # line-level DTM, NAD, TAX, ALC... do not describe the document
-            if (in_summary and tag not in _SUMMARY_TAGS) or (tag == "CNT" and not in_summary):
-                where = "after UNS" if in_summary else "before UNS"
-                self.issue(NOT_SUPPORTED_IN_POSITION, f"{tag[:20]} cannot come {where}", seg, position, name=tag[:20])
+            if not self._in_place(seg, position, tag):
                 continue
-            if tag == "BGM" and (position != 2 or bgm is not None):
-                code = TOO_MANY_REPETITIONS if bgm is not None else NOT_SUPPORTED_IN_POSITION
-                self.issue(code, "BGM must come once, right after UNH", seg, position, name="BGM")
-                continue
-            if not lines and not in_summary and tag in _HEADING_ORDER:
-                rank = _HEADING_ORDER[tag]
+            handler = (summary_handlers if self.in_summary else heading_handlers).get(tag)
+            if handler is not None:
+                handler(self, seg, position)
+                current = self.current
+        self.current = current
+        return self._finish()
+
+    def _in_place(self, seg: Segment, position: int, tag: str) -> bool:
+        """Whether the segment may stand where it is (an issue when not); follows the heading's order."""
+        if self.in_summary:
+            if tag in _SUMMARY_TAGS:
+                return True
+            self.issue(NOT_SUPPORTED_IN_POSITION, f"{tag[:20]} cannot come after UNS", seg, position, name=tag[:20])
+            return False
+        if tag == "CNT":
+            self.issue(NOT_SUPPORTED_IN_POSITION, "CNT cannot come before UNS", seg, position, name="CNT")
+            return False
+        if tag == "BGM" and (position != 2 or self.bgm is not None):
+            code = TOO_MANY_REPETITIONS if self.bgm is not None else NOT_SUPPORTED_IN_POSITION
+            self.issue(code, "BGM must come once, right after UNH", seg, position, name="BGM")
+            return False
+        if not self.lines:
+            rank = _HEADING_ORDER.get(tag)
+            if rank is not None:
+                heading_rank = self.heading_rank
                 if rank < heading_rank and tag not in _GROUP_MEMBERS.get(heading_rank, ()):
                     self.issue(
                         NOT_SUPPORTED_IN_POSITION,
-                        f"{tag} is out of the heading's order (after {heading_tag})",
+                        f"{tag} is out of the heading's order (after {self.heading_tag})",
                         seg,
                         position,
                         name=tag,
                         expected="BGM, DTM, PAI, FTX, RFF, NAD, TAX, CUX, PAT ... before the first LIN",
                     )
-                    continue
+                    return False
                 if rank > heading_rank:
-                    heading_rank, heading_tag = rank, tag
-            if message_level and tag not in _MESSAGE_LEVEL_TAGS:
-                message_level = False
-            if tag == "LIN" and not in_summary:
-                current = _LineDraft(seg, position, item=seg.get(2, 0) or None)
-                lines.append(current)
-            elif tag == "MOA" and in_summary:
-                moa = seg.composite(0)
-                qualifier = moa[0] if moa else ""
-                amount = decimal(moa[1] if len(moa) > 1 else "", seg, position, 0, 1, f"MOA {qualifier} 5004")
-                if amount is None:
-                    continue
-                wanted = TAX_AMOUNTS if group is not None and group.kind == "tax" else ALLOWANCE_CHARGE_AMOUNTS
-                if group is not None and qualifier in wanted:
-                    group.amount = amount
-                elif qualifier not in totals:
-                    totals[qualifier] = (amount, seg, position)
-            elif tag == "UNS":
-                in_summary = True
-                current = None
-            elif in_summary:
-                if tag == "TAX":
-                    rate = seg.get(4, 3)
-                    kind = seg.get(1, 0) or "TAX"
-                    group = _SummaryDraft("tax", seg, position, f"{kind} {rate}%" if rate else kind)
-                    group.zero_rated = seg.get(5, 0) in ZERO_TAX_CATEGORIES or _is_zero(rate)
-                    summary.append(group)
-                elif tag == "ALC":
-                    kind = "allowance" if seg.get(0) == "A" else "charge"
-                    group = _SummaryDraft(kind, seg, position, seg.get(4, 3) or seg.get(4, 0) or None)
-                    summary.append(group)
-            elif tag == "BGM":
-                bgm = (seg, position)
-            elif tag == "DTM":
-                dtm = seg.composite(0)
-                qualifier = dtm[0] if dtm else ""
-                if qualifier in DOCUMENT_DATES:
-                    rank = _document_date_rank(qualifier, message_level)
-                    if rank is not None and (dated is None or rank < dated[0]):
-                        dated = (rank, seg, position, dtm)
-                elif qualifier in DUE_DATES and due_date is None:
-                    due_date = self.date(seg, position, dtm)
-            elif tag == "NAD":
-                qualifier = seg.get(0, 0)
-                name = " ".join(filter(None, seg.element(3))) or " ".join(filter(None, seg.element(2)))
-                parties.setdefault(qualifier, PartyRef(id=seg.get(1, 0) or None, name=name or None))
-            elif tag == "CUX" and currency is None:
-                currency = seg.get(0, 1) or None
-            elif tag == "PAT":
-                description = " ".join(c for c in seg.element(1)[3:5] if c)
-                terms = terms or description or None
-                count = seg.get(2, 3)
-                if is_digits(count) and seg.get(2, 2) in ("D", ""):
-                    net_days = int(count)
-                    terms = terms or f"Net {net_days}"
-            elif tag == "RFF" and seg.get(0, 0) == "ON" and po_number is None:
-                po_number = seg.get(0, 1) or None
-            elif tag == "FTX" and memo is None:
-                memo = "".join(seg.element(3)) or None
+                    self.heading_rank, self.heading_tag = rank, tag
+        if self.message_level and tag not in _MESSAGE_LEVEL_TAGS:
+            self.message_level = False
+        return True
 
-        end_position = len(body) + 1
-        if bgm is None:
+    # -- the heading section (before UNS) --------------------------------------------------------------
+
+    def _bgm(self, seg: Segment, position: int) -> None:
+        self.bgm = (seg, position)
+
+    def _dtm(self, seg: Segment, position: int) -> None:
+        dtm = seg.composite(0)
+        qualifier = dtm[0] if dtm else ""
+        if qualifier in DOCUMENT_DATES:
+            rank = _document_date_rank(qualifier, self.message_level)
+            if rank is not None and (self.dated is None or rank < self.dated[0]):
+                self.dated = (rank, seg, position, dtm)
+        elif qualifier in DUE_DATES and self.due_date is None:
+            self.due_date = self.date(seg, position, dtm)
+
+    def _nad(self, seg: Segment, position: int) -> None:
+        qualifier = seg.get(0, 0)
+        name = " ".join(filter(None, seg.composite(3))) or " ".join(filter(None, seg.composite(2)))
+        self.parties.setdefault(qualifier, PartyRef(id=seg.get(1, 0) or None, name=name or None))
+
+    def _cux(self, seg: Segment, position: int) -> None:
+        if self.currency is None:
+            self.currency = seg.get(0, 1) or None
+
+    def _pat(self, seg: Segment, position: int) -> None:
+        description = " ".join(c for c in seg.composite(1)[3:5] if c)
+        self.terms = self.terms or description or None
+        count = seg.get(2, 3)
+        if is_digits(count) and seg.get(2, 2) in ("D", ""):
+            self.net_days = int(count)
+            self.terms = self.terms or f"Net {self.net_days}"
+
+    def _rff(self, seg: Segment, position: int) -> None:
+        if seg.get(0, 0) == "ON" and self.po_number is None:
+            self.po_number = seg.get(0, 1) or None
+
+    def _ftx(self, seg: Segment, position: int) -> None:
+        if self.memo is None:
+            self.memo = "".join(seg.composite(3)) or None
+
+    def _lin(self, seg: Segment, position: int) -> None:
+        self.current = _LineDraft(seg, position, item=seg.get(2, 0) or None)
+        self.lines.append(self.current)
+
+    def _uns(self, seg: Segment, position: int) -> None:
+        self.in_summary = True
+        self.current = None
+
+    # -- the summary section (after UNS) ---------------------------------------------------------------
+
+    def _summary_moa(self, seg: Segment, position: int) -> None:
+        moa = seg.composite(0)
+        qualifier = moa[0] if moa else ""
+        amount = self.decimal(moa[1] if len(moa) > 1 else "", seg, position, 0, 1, f"MOA {qualifier} 5004")
+        if amount is None:
+            return
+        group = self.summary_group
+        wanted = TAX_AMOUNTS if group is not None and group.kind == "tax" else ALLOWANCE_CHARGE_AMOUNTS
+        if group is not None and qualifier in wanted:
+            group.amount = amount
+        elif qualifier not in self.totals:
+            self.totals[qualifier] = (amount, seg, position)
+
+    def _summary_tax(self, seg: Segment, position: int) -> None:
+        rate = seg.get(4, 3)
+        kind = seg.get(1, 0) or "TAX"
+        group = _SummaryDraft("tax", seg, position, f"{kind} {rate}%" if rate else kind)
+        group.zero_rated = seg.get(5, 0) in ZERO_TAX_CATEGORIES or _is_zero(rate)
+        self.summary_group = group
+        self.summary.append(group)
+
+    def _summary_alc(self, seg: Segment, position: int) -> None:
+        kind = "allowance" if seg.get(0) == "A" else "charge"
+        group = _SummaryDraft(kind, seg, position, seg.get(4, 3) or seg.get(4, 0) or None)
+        self.summary_group = group
+        self.summary.append(group)
+
+    # -- after the last segment ------------------------------------------------------------------------
+
+    def _finish(self) -> Bill | None:
+        """The document once every segment is read, or None with the issues of what is missing or wrong."""
+        heading = self._check_heading()
+        if heading is None:
+            return None
+        doc_code, number, doc_date = heading
+        built_lines = [self._build_line(draft) for draft in self.lines]
+        summary = _fill_missing_tax(self.summary, self.totals)
+        for draft in summary:
+            if draft.amount is None:
+                self.issue(
+                    MISSING,
+                    f"{draft.segment.tag} has no amount",
+                    draft.segment,
+                    draft.position,
+                    name=f"{draft.segment.tag} MOA",
+                    expected="MOA 124 in the group, or a summary MOA 176" if draft.kind == "tax" else "MOA 8",
+                )
+        if self.issues:
+            return None
+        assert doc_date is not None
+        item_lines = [line for line in built_lines if line is not None]
+        all_lines, total = self._lines_and_total(item_lines, summary)
+        if self.issues:
+            return None
+        due_date = self.due_date
+        if due_date is None and self.net_days is not None:
+            due_date = doc_date + dt.timedelta(days=self.net_days)
+        parties = self.parties
+        vendor = next((parties[q] for q in VENDOR_QUALIFIERS if q in parties), PartyRef())
+        return bill_from(
+            VendorCredit if doc_code in CREDIT_CODES else Bill,
+            {
+                "vendor": vendor,
+                "number": number,
+                "date": doc_date,
+                "lines": all_lines,
+                "due_date": due_date,
+                "terms": self.terms,
+                "currency": self.currency,
+                "memo": self.memo,
+                "total": total,
+                "po_number": self.po_number,
+                "source": self.source,
+            },
+        )
+
+    def _check_heading(self) -> tuple[str, str, dt.date | None] | None:
+        """BGM's document code and number and the document date, with an issue for each that is
+        missing or not supported; None when there is no BGM at all."""
+        if self.bgm is None:
             self.issue(MISSING, "BGM segment is missing", None, 2, name="BGM", expected="BGM after UNH")
             return None
-        bgm_seg, bgm_position = bgm
+        bgm_seg, bgm_position = self.bgm
         doc_code, number = bgm_seg.get(0, 0), bgm_seg.get(1, 0)
         if doc_code not in BILL_CODES | CREDIT_CODES:
             self.issue(
@@ -406,7 +510,8 @@ class InvoicMessageReader:
                 name="BGM 1004",
                 expected="the invoice number",
             )
-        if dated is None:
+        doc_date: dt.date | None = None
+        if self.dated is None:
             self.issue(
                 MISSING,
                 "document date (DTM 137, 3 or 182) is missing",
@@ -416,28 +521,20 @@ class InvoicMessageReader:
                 expected="DTM+137:CCYYMMDD:102",
             )
         else:
-            _, date_seg, date_position, dtm = dated
+            _, date_seg, date_position, dtm = self.dated
             doc_date = self.date(date_seg, date_position, dtm)
-        if not in_summary:
+        if not self.in_summary:
+            end_position = len(self.body) + 1
             self.issue(MISSING, "UNS summary separator is missing", None, end_position, name="UNS", expected="UNS+S")
+        return doc_code, number, doc_date
 
-        built_lines = [self._build_line(draft) for draft in lines]
-        summary = _fill_missing_tax(summary, totals)
-        for draft in summary:
-            if draft.amount is None:
-                self.issue(
-                    MISSING,
-                    f"{draft.segment.tag} has no amount",
-                    draft.segment,
-                    draft.position,
-                    name=f"{draft.segment.tag} MOA",
-                    expected="MOA 124 in the group, or a summary MOA 176" if draft.kind == "tax" else "MOA 8",
-                )
-        if self.issues:
-            return None
-        assert doc_date is not None
+    def _lines_and_total(
+        self, item_lines: list[Line], summary: list[_SummaryDraft]
+    ) -> tuple[tuple[Line, ...], Decimal | None]:
+        """Item, tax and charge lines in that order, and the stated invoice total, each stated total
+        checked against the lines (an issue when it differs)."""
         source = self.source
-        item_lines = [line for line in built_lines if line is not None]
+        totals = self.totals
         tax_lines = [self._summary_line(draft, source) for draft in summary if draft.kind == "tax"]
         other_lines = [self._summary_line(draft, source) for draft in summary if draft.kind != "tax"]
         if not tax_lines and TOTAL_TAX in totals:
@@ -453,36 +550,14 @@ class InvoicMessageReader:
             stated, seg, position = totals[LINE_ITEMS_TOTAL]
             if stated != items_total:
                 self._total_mismatch("79", "total line items", stated, items_total, seg, position)
-        total: Decimal | None = None
         for qualifier in INVOICE_TOTALS:
             if qualifier in totals:
                 total, seg, position = totals[qualifier]
                 computed = sum((line.amount for line in all_lines), Decimal(0))
                 if total != computed:
                     self._total_mismatch(qualifier, "invoice total", total, computed, seg, position)
-                break
-        if self.issues:
-            return None
-        if due_date is None and net_days is not None:
-            due_date = doc_date + dt.timedelta(days=net_days)
-        vendor = next((parties[q] for q in VENDOR_QUALIFIERS if q in parties), PartyRef())
-        kind = VendorCredit if doc_code in CREDIT_CODES else Bill
-        return bill_from(
-            kind,
-            {
-                "vendor": vendor,
-                "number": number,
-                "date": doc_date,
-                "lines": all_lines,
-                "due_date": due_date,
-                "terms": terms,
-                "currency": currency,
-                "memo": memo,
-                "total": total,
-                "po_number": po_number,
-                "source": source,
-            },
-        )
+                return all_lines, total
+        return all_lines, None
 
     def _total_mismatch(
         self, qualifier: str, label: str, stated: Decimal, computed: Decimal, seg: Segment, position: int
@@ -538,6 +613,26 @@ class InvoicMessageReader:
                 "source": source_at(source, draft.segment.number),
             }
         )
+
+
+# The handler of each segment tag the reader reads, before UNS and after it; other tags are checked
+# for their place and otherwise not read.
+_HEADING_HANDLERS: dict[str, Callable[[InvoicMessageReader, Segment, int], None]] = {
+    "BGM": InvoicMessageReader._bgm,
+    "DTM": InvoicMessageReader._dtm,
+    "NAD": InvoicMessageReader._nad,
+    "CUX": InvoicMessageReader._cux,
+    "PAT": InvoicMessageReader._pat,
+    "RFF": InvoicMessageReader._rff,
+    "FTX": InvoicMessageReader._ftx,
+    "LIN": InvoicMessageReader._lin,
+    "UNS": InvoicMessageReader._uns,
+}
+_SUMMARY_HANDLERS: dict[str, Callable[[InvoicMessageReader, Segment, int], None]] = {
+    "MOA": InvoicMessageReader._summary_moa,
+    "TAX": InvoicMessageReader._summary_tax,
+    "ALC": InvoicMessageReader._summary_alc,
+}
 
 
 def _document_date_rank(qualifier: str, message_level: bool) -> int | None:

@@ -209,14 +209,12 @@ class Segment:
         elements = self.elements
         return elements[element] if element < len(elements) else []
 
-    def element(self, element: int) -> list[str]:
-        return self.composite(element)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Segment):
             return NotImplemented
         return (self.tag, self.elements, self.number) == (other.tag, other.elements, other.number)
 
+    # Unhashable, as a mutable value should be; typeshed declares __hash__ a method, hence the ignore.
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
@@ -470,7 +468,7 @@ class SegmentReader:
         marker = _PLACEHOLDER if protected else release
         segment = self._segment
         plain = Segment._plain
-        batch = []
+        batch: list[Segment] = []
         append = batch.append
         blanks = self._blanks
         for number, raw in enumerate(pieces, start=self._number + 1):

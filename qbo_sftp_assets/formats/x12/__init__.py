@@ -3,18 +3,22 @@
 from qbo_sftp_assets.formats.x12.ack_997 import AckResult, build_acknowledgments
 from qbo_sftp_assets.formats.x12.advice_824 import AdviceEntry, build_824, read_824
 from qbo_sftp_assets.formats.x12.envelope import (
-    ElementError,
-    GroupAck,
-    InterchangeAck,
-    SegmentError,
-    SetAck,
+    ElementIssue,
+    GroupReport,
+    InterchangeReport,
+    SegmentIssue,
+    SetReport,
     X12Acknowledgment,
 )
-from qbo_sftp_assets.formats.x12.invoice_810 import write_810
+from qbo_sftp_assets.formats.x12.invoice_810 import render_810_body, seller_party, write_810
 from qbo_sftp_assets.formats.x12.outbound import (
     DEFAULT_DELIMITERS,
+    GroupSpec,
     Parties,
+    SegmentWriter,
     X12WriteError,
+    group_version,
+    write_interchange,
 )
 from qbo_sftp_assets.formats.x12.reader import acknowledge_x12, iter_x12_documents, read_997, read_x12
 from qbo_sftp_assets.formats.x12.tokenizer import (
@@ -30,24 +34,30 @@ __all__ = [
     "AckResult",
     "AdviceEntry",
     "Delimiters",
-    "ElementError",
-    "GroupAck",
-    "InterchangeAck",
+    "ElementIssue",
+    "GroupReport",
+    "GroupSpec",
+    "InterchangeReport",
     "Parties",
     "SegmentBatch",
-    "SegmentError",
-    "SetAck",
+    "SegmentIssue",
+    "SegmentWriter",
+    "SetReport",
     "X12Acknowledgment",
     "X12DelimiterError",
     "X12WriteError",
     "acknowledge_x12",
     "build_824",
     "build_acknowledgments",
+    "group_version",
     "iter_segment_batches",
     "iter_segments",
     "iter_x12_documents",
     "read_824",
     "read_997",
     "read_x12",
+    "render_810_body",
+    "seller_party",
     "write_810",
+    "write_interchange",
 ]

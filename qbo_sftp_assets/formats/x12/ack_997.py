@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.documents import Source
 from qbo_sftp_assets.formats.x12.envelope import (
-    GroupAck,
-    InterchangeAck,
-    SegmentError,
+    GroupReport,
+    InterchangeReport,
+    SegmentIssue,
     X12Acknowledgment,
     element,
 )
@@ -31,7 +31,7 @@ from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 _MAX_CODES = 5
 
 
-def render_997_body(group: GroupAck, writer: SegmentWriter) -> list[str]:
+def render_997_body(group: GroupReport, writer: SegmentWriter) -> list[str]:
     """The segments of the 997 for `group`, between ST and SE."""
     five_ten = group.version >= "005010"
     segments = [
@@ -80,7 +80,7 @@ def render_997_body(group: GroupAck, writer: SegmentWriter) -> list[str]:
     return segments
 
 
-def ack_version(group: GroupAck, interchange: InterchangeAck) -> str:
+def ack_version(group: GroupReport, interchange: InterchangeReport) -> str:
     """GS08 of our 997: the received group's standard version without its implementation guide
     (`004010X348` → `004010`), since the 997 follows the standard, not the partner's guide."""
     standard = group.version[:6]
@@ -89,7 +89,7 @@ def ack_version(group: GroupAck, interchange: InterchangeAck) -> str:
     return group_version(reply_parties(interchange).version)
 
 
-def reply_parties(interchange: InterchangeAck) -> Parties:
+def reply_parties(interchange: InterchangeReport) -> Parties:
     """The received interchange's parties swapped: we answer from its receiver to its sender."""
     return Parties(
         sender_qualifier=interchange.receiver_qualifier,
@@ -186,12 +186,12 @@ class Ack997Reader:
         self.functional_id: str | None = None
         self.group: str | None = None
         self.results: list[AckResult] = []
-        self.errors: list[SegmentError] = []
+        self.errors: list[SegmentIssue] = []
         self._set: tuple[str, str] | None = None
         self._set_errors: list[str] = []
         self._saw_ak9 = False
 
-    def read(self, body: list[list[str]], first_position: int) -> tuple[list[AckResult], list[SegmentError]]:
+    def read(self, body: list[list[str]], first_position: int) -> tuple[list[AckResult], list[SegmentIssue]]:
         """Read the segments between ST and SE (the first at file position `first_position`)."""
         for offset, elements in enumerate(body):
             self._add(elements, first_position + offset)
@@ -246,12 +246,12 @@ class Ack997Reader:
                 )
             )
 
-    def finish(self) -> tuple[list[AckResult], list[SegmentError]]:
+    def finish(self) -> tuple[list[AckResult], list[SegmentIssue]]:
         position = self.source.segment or 0
         if self.group is None:
-            self.errors.append(SegmentError("AK1", 2, "3", "mandatory AK1 segment is missing", position))
+            self.errors.append(SegmentIssue("AK1", 2, "3", "mandatory AK1 segment is missing", position))
         if not self._saw_ak9:
-            self.errors.append(SegmentError("AK9", 0, "3", "mandatory AK9 segment is missing", position))
+            self.errors.append(SegmentIssue("AK9", 0, "3", "mandatory AK9 segment is missing", position))
         return self.results, self.errors
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.identities import X12Identity
@@ -181,12 +182,12 @@ def read_824(segments: Iterable[list[str]]) -> list[AdviceEntry]:
     """The OTI loops of 824 sets in a stream of segments (e.g. from `tokenizer.iter_segments`):
     every OTI with its TED codes and texts (NTE text appended to the TED before it)."""
     entries: list[AdviceEntry] = []
-    current: dict[str, object] | None = None
+    current: dict[str, Any] | None = None
     errors: list[tuple[str, str]] = []
 
     def flush() -> None:
         if current is not None:
-            entries.append(AdviceEntry(errors=tuple(errors), **current))  # type: ignore[arg-type]
+            entries.append(AdviceEntry(errors=tuple(errors), **current))
 
     for elements in segments:
         tag = elements[0]

@@ -27,7 +27,7 @@ _SCOPE = {"IEA": "interchange", "GE": "group", "SE": "set"}
 
 
 @dataclass
-class ElementError:
+class ElementIssue:
     """One AK4: element position in the segment, its X12 reference number, the AK403 code, the bad data."""
 
     position: int
@@ -37,7 +37,7 @@ class ElementError:
 
 
 @dataclass
-class SegmentError:
+class SegmentIssue:
     """One AK3 (with its AK4s): a segment inside a set that has errors. `fatal` errors reject the set."""
 
     segment_id: str
@@ -45,13 +45,13 @@ class SegmentError:
     code: str
     message: str
     file_position: int
-    elements: list[ElementError] = field(default_factory=list)
+    elements: list[ElementIssue] = field(default_factory=list)
     fatal: bool = True
     expected: str | None = None
 
 
 @dataclass
-class SetAck:
+class SetReport:
     """What the 997 says about one transaction set (AK2/AK3/AK4/AK5)."""
 
     set_id: str
@@ -59,7 +59,7 @@ class SetAck:
     file_position: int
     implementation_reference: str | None = None
     codes: list[str] = field(default_factory=list)
-    segment_errors: list[SegmentError] = field(default_factory=list)
+    segment_errors: list[SegmentIssue] = field(default_factory=list)
     segment_count: int = 1
 
     @property
@@ -82,7 +82,7 @@ class SetAck:
 
 
 @dataclass
-class GroupAck:
+class GroupReport:
     """What the 997 says about one functional group (AK1/AK9)."""
 
     functional_id: str
@@ -93,7 +93,7 @@ class GroupAck:
     time: str
     version: str
     file_position: int
-    sets: list[SetAck] = field(default_factory=list)
+    sets: list[SetReport] = field(default_factory=list)
     received: int = 0
     accepted: int = 0
     accepted_with_errors: int = 0
@@ -138,7 +138,7 @@ class GroupAck:
 
 
 @dataclass
-class InterchangeAck:
+class InterchangeReport:
     """What the TA1 says about one interchange, and the envelope a reply needs (parties, version)."""
 
     control_number: str
@@ -153,7 +153,7 @@ class InterchangeAck:
     usage: str
     delimiters: Delimiters
     file_position: int
-    groups: list[GroupAck] = field(default_factory=list)
+    groups: list[GroupReport] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
     contains_ta1: bool = False
     normalised: bool = False  # blanks between segments were skipped to read it
@@ -211,17 +211,17 @@ class X12Acknowledgment:
     """Everything needed to acknowledge one file: its interchanges, in order."""
 
     file: str
-    interchanges: list[InterchangeAck] = field(default_factory=list)
+    interchanges: list[InterchangeReport] = field(default_factory=list)
 
 
 class SetHandler(Protocol):
     """Reads the body of one transaction set: the segments between ST and SE, the first at file
     position `first_position` (and at position 2 in the set, ST being 1)."""
 
-    def read(self, body: list[list[str]], first_position: int) -> tuple[Any, list[SegmentError]]: ...
+    def read(self, body: list[list[str]], first_position: int) -> tuple[Any, list[SegmentIssue]]: ...
 
 
-HandlerFactory = Callable[[InterchangeAck, GroupAck, SetAck, Source], "SetHandler | None"]
+HandlerFactory = Callable[[InterchangeReport, GroupReport, SetReport, Source], "SetHandler | None"]
 
 
 @dataclass
@@ -229,9 +229,9 @@ class CompletedSet:
     """A set whose SE was read: the handler's result (None when rejected) and its envelopes."""
 
     result: Any
-    set_ack: SetAck
-    group: GroupAck
-    interchange: InterchangeAck
+    set_ack: SetReport
+    group: GroupReport
+    interchange: InterchangeReport
 
 
 def element(elements: list[str], index: int) -> str:
@@ -253,10 +253,10 @@ class EnvelopeParser:
         self.acknowledgment = X12Acknowledgment(file=file)
         self.errors: list[ParseError] = []
         self.completed: list[CompletedSet] = []
-        self.inbound_ta1s: list[tuple[list[str], int, InterchangeAck]] = []
-        self._interchange: InterchangeAck | None = None
-        self._group: GroupAck | None = None
-        self._set: SetAck | None = None
+        self.inbound_ta1s: list[tuple[list[str], int, InterchangeReport]] = []
+        self._interchange: InterchangeReport | None = None
+        self._group: GroupReport | None = None
+        self._set: SetReport | None = None
         self._handler: SetHandler | None = None
         self._body: list[list[str]] = []
         self._group_count = 0
@@ -384,7 +384,7 @@ class EnvelopeParser:
                 expected="16 elements",
                 code=codes.TA1_INVALID_CONTROL_STRUCTURE,
             )
-        interchange = InterchangeAck(
+        interchange = InterchangeReport(
             control_number=elements[13].strip(),
             sender_qualifier=elements[5].strip(),
             sender_id=elements[6].strip(),
@@ -464,7 +464,7 @@ class EnvelopeParser:
             return
         if self._group is not None:
             self._close_group_missing(position)
-        group = GroupAck(
+        group = GroupReport(
             functional_id=element(elements, 1),
             sender=element(elements, 2),
             receiver=element(elements, 3),
@@ -532,7 +532,7 @@ class EnvelopeParser:
             return
         if self._set is not None:
             self._close_set_missing(position)
-        set_ack = SetAck(
+        set_ack = SetReport(
             set_id=element(elements, 1),
             control_number=element(elements, 2),
             file_position=position,
@@ -644,7 +644,7 @@ class EnvelopeParser:
         self._handler = None
         self._body = []
 
-    def _report_segment_error(self, error: SegmentError) -> None:
+    def _report_segment_error(self, error: SegmentIssue) -> None:
         if error.elements:
             bad = error.elements[0]
             name, code = f"{error.segment_id}{bad.position:02d}", bad.code

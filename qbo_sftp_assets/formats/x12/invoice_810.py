@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Generic, TypeVar
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.decimals import MAX_DIGITS, DecimalCache, unsigned_number
@@ -39,16 +40,18 @@ from qbo_sftp_assets.formats.documents import (
     Line,
     PartyRef,
     Source,
+    Transaction,
     VendorCredit,
     bill_from,
     from_fields,
+    invoice_from,
     line_from,
     source_at,
 )
 from qbo_sftp_assets.formats.errors import CustomerMissingError, VendorMissingError
 from qbo_sftp_assets.formats.identities import X12Identity
 from qbo_sftp_assets.formats.x12 import codes
-from qbo_sftp_assets.formats.x12.envelope import ElementError, SegmentError, element
+from qbo_sftp_assets.formats.x12.envelope import ElementIssue, SegmentIssue, element
 from qbo_sftp_assets.formats.x12.outbound import (
     DEFAULT_DELIMITERS,
     GroupSpec,
@@ -138,8 +141,11 @@ def parse_n2(value: str) -> tuple[Decimal | None, bool]:
     return Decimal(value).scaleb(-2), False
 
 
+_Value = TypeVar("_Value")
+
+
 @dataclass(frozen=True)
-class ElementRule:
+class ElementRule(Generic[_Value]):
     """One element check of the 810 header: where the element is, what it must be, and the AK4 it
     gets when it is not (`bad_code`; a required one left empty gets code 1)."""
 
@@ -147,7 +153,7 @@ class ElementRule:
     index: int
     reference: str  # the X12 data element number, AK402
     what: str
-    parse: Callable[[str], object]  # the value, or None when the text breaks the rule
+    parse: Callable[[str], _Value | None]  # the value, or None when the text breaks the rule
     expected: str
     bad_code: str
     required: bool = False
@@ -164,7 +170,7 @@ def _net_days(text: str) -> int | None:
 BIG01_DATE = ElementRule(
     "BIG", 1, "373", "invoice date", parse_date, "a CCYYMMDD date", codes.ELEMENT_INVALID_DATE, required=True
 )
-BIG02_NUMBER = ElementRule("BIG", 2, "76", "invoice number", lambda t: t, "text", "", required=True)
+BIG02_NUMBER = ElementRule[str]("BIG", 2, "76", "invoice number", lambda t: t, "text", "", required=True)
 CUR02_CURRENCY = ElementRule(
     "CUR", 2, "100", "currency", _currency, "a 3-letter code", codes.ELEMENT_INVALID_CODE, required=True
 )
@@ -183,7 +189,7 @@ class Invoice810Reader:
         self.source = source
         self.seller_is_us = seller_is_us
         self.total_tolerance = total_tolerance
-        self.errors: list[SegmentError] = []
+        self.errors: list[SegmentIssue] = []
         self.date: dt.date | None = None
         self.number: str | None = None
         self.po_number: str | None = None
@@ -225,13 +231,16 @@ class Invoice810Reader:
     ) -> None:
         elements = []
         if element_position is not None:
-            elements.append(ElementError(element_position, code, reference, data or None))
+            elements.append(ElementIssue(element_position, code, reference, data or None))
         self.errors.append(
-            SegmentError(segment_id, position, segment_code, message, file_position, elements, fatal, expected)
+            SegmentIssue(segment_id, position, segment_code, message, file_position, elements, fatal, expected)
         )
 
-    def read(self, body: list[list[str]], first_position: int) -> tuple[Bill | None, list[SegmentError]]:
-        """Read the segments between ST and SE (the first at file position `first_position`)."""
+    def read(
+        self, body: list[list[str]], first_position: int
+    ) -> tuple[Transaction | VendorMissingError | CustomerMissingError | None, list[SegmentIssue]]:
+        """Read the segments between ST and SE (the first at file position `first_position`); the
+        document, or the error withholding a sound set that names no party, or None when rejected."""
         # IT1 and PID are nearly every segment of a large invoice, so both are read right here with
         # locals (methods and templates bound once per set), without a call per segment. `pending`
         # (the last IT1's Line fields, waiting for its PID) and `in_detail` are synced with their
@@ -354,7 +363,9 @@ class Invoice810Reader:
             self.lines.append(from_fields(Line, pending))
             self.pending = None
 
-    def _checked(self, elements: list[str], rule: ElementRule, position: int, file_position: int) -> object:
+    def _checked(
+        self, elements: list[str], rule: ElementRule[_Value], position: int, file_position: int
+    ) -> _Value | None:
         """The element `rule` names, parsed; None (with its AK3/AK4) when it breaks the rule. An
         optional element left empty is None without an error."""
         raw = element(elements, rule.index)
@@ -385,8 +396,8 @@ class Invoice810Reader:
             )
             return
         self.seen_big = True
-        self.date = self._checked(elements, BIG01_DATE, position, file_position)  # type: ignore[assignment]
-        self.number = self._checked(elements, BIG02_NUMBER, position, file_position)  # type: ignore[assignment]
+        self.date = self._checked(elements, BIG01_DATE, position, file_position)
+        self.number = self._checked(elements, BIG02_NUMBER, position, file_position)
         self.po_number = element(elements, 4) or None
         self.transaction_type = element(elements, 7)
 
@@ -397,7 +408,7 @@ class Invoice810Reader:
     def _cur(self, elements: list[str], position: int, file_position: int) -> None:
         if self.in_detail or self.currency is not None:
             return
-        self.currency = self._checked(elements, CUR02_CURRENCY, position, file_position)  # type: ignore[assignment]
+        self.currency = self._checked(elements, CUR02_CURRENCY, position, file_position)
 
     def _n1(self, elements: list[str], position: int, file_position: int) -> None:
         if self.in_detail:
@@ -411,10 +422,10 @@ class Invoice810Reader:
             return
         due_date = self._checked(elements, ITD06_DUE_DATE, position, file_position)
         if due_date is not None or element(elements, 6):
-            self.due_date = due_date  # type: ignore[assignment]
+            self.due_date = due_date
         net_days = self._checked(elements, ITD07_NET_DAYS, position, file_position)
         if net_days is not None:
-            self.net_days = net_days  # type: ignore[assignment]
+            self.net_days = net_days
         text = element(elements, 12)
         if text:
             self.terms = text
@@ -565,7 +576,7 @@ class Invoice810Reader:
     def _has_fatal(self) -> bool:
         return any(error.fatal for error in self.errors)
 
-    def finish(self) -> tuple[Bill | VendorMissingError | CustomerMissingError | None, list[SegmentError]]:
+    def finish(self) -> tuple[Transaction | VendorMissingError | CustomerMissingError | None, list[SegmentIssue]]:
         self._flush_item()
         end = self.last_position + 1
         if not self.seen_big and not any(e.segment_id == "BIG" for e in self.errors):
@@ -603,31 +614,30 @@ class Invoice810Reader:
             due_date = self.dtm_due_date
         codes = CUSTOMER_ENTITY_CODES if self.seller_is_us else VENDOR_ENTITY_CODES
         party = next((self.parties[code] for code in codes if code in self.parties), _NO_PARTY)
+        fields: dict[str, Any] = {
+            "number": self.number,
+            "date": self.date,
+            "lines": tuple(self.lines),
+            "due_date": due_date,
+            "terms": self.terms,
+            "currency": self.currency,
+            "memo": self.memo,
+            "total": self.total,
+            "po_number": self.po_number,
+            "source": self.source,
+        }
+        document: Transaction
         if self.seller_is_us:
-            kind: type[Bill] = Invoice
+            fields["customer"] = party
+            document = invoice_from(fields)
         else:
-            kind = VendorCredit if self.transaction_type in CREDIT_TRANSACTION_TYPES else Bill
-        document = bill_from(
-            kind,
-            {
-                "vendor": party,
-                "number": self.number,
-                "date": self.date,
-                "lines": tuple(self.lines),
-                "due_date": due_date,
-                "terms": self.terms,
-                "currency": self.currency,
-                "memo": self.memo,
-                "total": self.total,
-                "po_number": self.po_number,
-                "source": self.source,
-            },
-        )
+            fields["vendor"] = party
+            document = bill_from(VendorCredit if self.transaction_type in CREDIT_TRANSACTION_TYPES else Bill, fields)
         if party is _NO_PARTY:
             return self._party_missing(document), self.errors
         return document, self.errors
 
-    def _party_missing(self, document: Bill) -> VendorMissingError | CustomerMissingError:
+    def _party_missing(self, document: Transaction) -> VendorMissingError | CustomerMissingError:
         source = self.source
         if self.seller_is_us:
             return CustomerMissingError(
@@ -698,7 +708,7 @@ def seller_party(identity: X12Identity, company: str) -> PartyRef:
     return PartyRef(id=identity.our_id, name=identity.our_name or company)
 
 
-def render_810_body(document: Bill, writer: SegmentWriter, *, seller: PartyRef | None = None) -> list[str]:
+def render_810_body(document: Transaction, writer: SegmentWriter, *, seller: PartyRef | None = None) -> list[str]:
     """The segments of one 810 between ST and SE for a Bill, VendorCredit or Invoice."""
     segments: list[str] = []
     add = segments.append
@@ -775,7 +785,7 @@ def render_810_body(document: Bill, writer: SegmentWriter, *, seller: PartyRef |
 
 
 def write_810(
-    documents: Sequence[Bill],
+    documents: Sequence[Transaction],
     *,
     parties: Parties | X12Identity,
     control_numbers: ControlNumbers,

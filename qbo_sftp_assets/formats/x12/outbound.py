@@ -160,8 +160,8 @@ def write_interchange(
     writer = SegmentWriter(delimiters, line_breaks=line_breaks)
     interchange_number = control_numbers.next("ISA13")
     writer.add_raw(isa_segment(parties, interchange_number, as_of, delimiters))
-    for segment in leading_segments:
-        writer.add(*(writer.clean(value) for value in segment))
+    for elements in leading_segments:
+        writer.add(*(writer.clean(value) for value in elements))
     for group in groups:
         group_number = control_numbers.next("GS06")
         writer.add(

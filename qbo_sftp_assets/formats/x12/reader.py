@@ -11,18 +11,18 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
-from qbo_sftp_assets.formats.documents import Bill, Source
+from qbo_sftp_assets.formats.documents import Bill, FileDocument, Invoice, Source, Transaction
 from qbo_sftp_assets.formats.errors import ParseError, X12ParseError
 from qbo_sftp_assets.formats.gc_pause import cyclic_gc_paused
 from qbo_sftp_assets.formats.results import ReadResult
 from qbo_sftp_assets.formats.x12.ack_997 import Ack997Reader, AckResult, build_acknowledgments, ta1_result
 from qbo_sftp_assets.formats.x12.envelope import (
     EnvelopeParser,
-    GroupAck,
+    GroupReport,
     HandlerFactory,
-    InterchangeAck,
-    SetAck,
+    InterchangeReport,
     SetHandler,
+    SetReport,
     X12Acknowledgment,
 )
 from qbo_sftp_assets.formats.x12.invoice_810 import Invoice810Reader
@@ -35,7 +35,9 @@ X12Source = bytes | str | os.PathLike[str] | BinaryIO
 def _handler_factory(total_tolerance: Decimal, our_ids: Collection[str] = ()) -> HandlerFactory:
     ours = frozenset(our_ids)
 
-    def make(interchange: InterchangeAck, group: GroupAck, set_ack: SetAck, source: Source) -> SetHandler | None:
+    def make(
+        interchange: InterchangeReport, group: GroupReport, set_ack: SetReport, source: Source
+    ) -> SetHandler | None:
         if set_ack.set_id == "810" and group.functional_id == "IN":
             seller_is_us = interchange.sender_id in ours or group.sender in ours
             return Invoice810Reader(source, total_tolerance=total_tolerance, seller_is_us=seller_is_us)
@@ -105,10 +107,12 @@ def read_x12(
     # documents instead of setting off a collection of the youngest one, where they all still are.
     with cyclic_gc_paused(promote_survivors=True):
         parser = _parse(source, name, total_tolerance, our_ids)
-        documents = [
+        documents: list[FileDocument] = [
             completed.result
             for completed in parser.completed
-            if isinstance(completed.result, Bill) and not completed.group.codes and completed.interchange.status != "R"
+            if isinstance(completed.result, Bill | Invoice)
+            and not completed.group.codes
+            and completed.interchange.status != "R"
         ]
         result = ReadResult(
             format="x12",
@@ -126,8 +130,9 @@ def iter_x12_documents(
     total_tolerance: Decimal = Decimal(0),
     errors: list[ParseError] | None = None,
     our_ids: Collection[str] = (),
-) -> Iterator[Bill]:
-    """Stream the Bills / VendorCredits of a file of any size, each as soon as its SE validates.
+) -> Iterator[Transaction]:
+    """Stream the Bills / VendorCredits (Invoices, for `our_ids`) of a file of any size, each as soon
+    as its SE validates.
 
     Rejected sets are not yielded; their errors are appended to `errors` as they are found (pass a
     list to see them). Memory stays bounded: no per-set record is kept. Group and interchange
@@ -145,7 +150,7 @@ def iter_x12_documents(
                 parser.close()
             else:
                 parser.feed(batch)
-            ready = [completed.result for completed in parser.completed if isinstance(completed.result, Bill)]
+            ready = [completed.result for completed in parser.completed if isinstance(completed.result, Bill | Invoice)]
             parser.completed.clear()
             if errors is not None:
                 errors.extend(parser.errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qbo_sftp_assets.formats.x12.envelope import InterchangeAck
+from qbo_sftp_assets.formats.x12.envelope import InterchangeReport
 from qbo_sftp_assets.formats.x12.tokenizer import Delimiters, X12DelimiterError
 
 # The version our replies carry when the received ISA12 is not a well-formed one to echo.
@@ -30,7 +30,7 @@ _ISA_FIELDS = {
 }
 
 
-def ta1_elements(interchange: InterchangeAck) -> list[str]:
+def ta1_elements(interchange: InterchangeReport) -> list[str]:
     """`TA1*ISA13*ISA09*ISA10*A|E|R*note code` for a received interchange."""
     return [
         "TA1",
@@ -42,7 +42,7 @@ def ta1_elements(interchange: InterchangeAck) -> list[str]:
     ]
 
 
-def interchange_from_bad_header(error: X12DelimiterError) -> InterchangeAck | None:
+def interchange_from_bad_header(error: X12DelimiterError) -> InterchangeReport | None:
     """The interchange a TA1 can answer when only its delimiters are broken: read from fixed offsets.
 
     None when the header is too short or its control number, date or time are not digits, because
@@ -54,7 +54,7 @@ def interchange_from_bad_header(error: X12DelimiterError) -> InterchangeAck | No
     values = {name: header[start:end].decode("latin-1").strip() for name, (start, end) in _ISA_FIELDS.items()}
     if not all(values[name].isdigit() for name in ("control_number", "date", "time")):
         return None
-    return InterchangeAck(
+    return InterchangeReport(
         control_number=values["control_number"],
         sender_qualifier=values["sender_qualifier"],
         sender_id=values["sender_id"],

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import codecs
 import functools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from qbo_sftp_assets.formats.errors import X12ParseError
 
@@ -59,9 +59,9 @@ class SegmentBatch:
 class X12DelimiterError(X12ParseError):
     """An ISA whose delimiters cannot be read; `header` keeps its raw bytes so a TA1 can still answer."""
 
-    def __init__(self, message: str, *, header: bytes, **kwargs: object) -> None:
+    def __init__(self, message: str, *, header: bytes, **kwargs: Any) -> None:
         self.header = header
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
 
 
 def _is_bad_separator(byte: bytes) -> bool:
@@ -299,7 +299,9 @@ def iter_segment_batches(stream: BinaryIO, *, file: str = "", chunk_size: int = 
         position = yield from _iter_interchange_body(buffer, delimiters, position, file)
 
 
-def _iter_interchange_body(buffer: _Buffer, delimiters: Delimiters, position: int, file: str) -> Iterator[SegmentBatch]:
+def _iter_interchange_body(
+    buffer: _Buffer, delimiters: Delimiters, position: int, file: str
+) -> Generator[SegmentBatch, None, int]:
     """Yield batches up to and including the IEA (or end of file); returns the next position."""
     terminator = delimiters.segment.encode("ascii")
     separator = delimiters.element

@@ -20,7 +20,8 @@ QBO paths (same as Intuit's, under one base URL):
 Sandbox control paths (not QBO; for tests and demos), all JSON:
   POST   /_sandbox/faults        {"kind": "500|503|429|timeout|xml_fault|json_fault_200", "count": N,
                                   "realm"?, "path_contains"?, "delay"?, "after_write"?, "status"?,
-                                  "code"?, "message"?, "detail"?}: the next N matching API calls misbehave
+                                  "code"?, "message"?, "detail"?, "retry_after"? (429 only: a Retry-After
+                                  header)}: the next N matching API calls misbehave
   DELETE /_sandbox/faults        disarm every rule
   GET    /_sandbox/stats         counters per realm (requests, writes, replays, 429s, refreshes, ...)
   POST   /_sandbox/reset         fresh seed data, tokens, limits and counters

@@ -103,7 +103,10 @@ def injected_response(sandbox: SandboxState, rule: FaultRule) -> Response:
     if rule.kind == "timeout":
         return Response("Gateway Timeout", status_code=504, media_type="text/plain")
     if rule.kind == "429":
-        return fault_response(sandbox, faults.throttle_fault())
+        response = fault_response(sandbox, faults.throttle_fault())
+        if rule.retry_after is not None:
+            response.headers["Retry-After"] = f"{rule.retry_after:g}"
+        return response
     if rule.kind in ("500", "503"):
         fault = faults.server_fault(int(rule.kind))
         return json_response(faults.fault_envelope(custom(fault, rule), now_text), int(rule.kind))

@@ -12,7 +12,19 @@ from qbo_sftp_assets.sandbox.qbo_server.clock import qbo_response_time
 from qbo_sftp_assets.sandbox.qbo_server.limits import FaultRule
 from qbo_sftp_assets.sandbox.qbo_server.state import SandboxState
 
-RULE_FIELDS = ("kind", "count", "realm", "path_contains", "delay", "after_write", "status", "code", "message", "detail")
+RULE_FIELDS = (
+    "kind",
+    "count",
+    "realm",
+    "path_contains",
+    "delay",
+    "after_write",
+    "status",
+    "retry_after",
+    "code",
+    "message",
+    "detail",
+)
 
 
 async def json_body(request: Request) -> dict:

@@ -70,6 +70,9 @@ class FaultRule:
     # For 500/503/timeout: let the write happen first, then answer with the failure.
     after_write: bool | None = None
     status: int | None = None
+    # For 429: the Retry-After header (seconds) the throttle answer carries. None sends none, as
+    # QBO is not known to; a short value lets a test's throttle window pass in seconds, not QBO's minute.
+    retry_after: float | None = None
     code: str | None = None
     message: str | None = None
     detail: str | None = None
@@ -82,6 +85,8 @@ class FaultRule:
             self.after_write = self.kind == "timeout"
         if self.kind == "timeout":
             self.delay = self.delay or 5.0
+        if self.retry_after is not None and (self.kind != "429" or self.retry_after < 0):
+            raise ValueError("retry_after is for 429 rules, in seconds >= 0")
 
     def matches(self, realm: str, path: str) -> bool:
         return (self.realm is None or self.realm == realm) and (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -119,7 +120,7 @@ class Parser:
             # `*`, a projection list, or both (`SELECT *, Sku FROM Item`, as python-quickbooks sends);
             # the sandbox returns whole rows either way.
             self.projection_term()
-            while self.peek() is not None and self.peek().text == ",":
+            while (token := self.peek()) is not None and token.text == ",":
                 self.index += 1
                 self.projection_term()
         self.expect_keyword("FROM")
@@ -136,7 +137,7 @@ class Parser:
                 query.conditions.append(self.condition())
         if self.keyword("ORDERBY") or (self.keyword("ORDER") and self.expect_by()):
             query.order_by.append(self.order_term())
-            while self.peek() is not None and self.peek().text == ",":
+            while (token := self.peek()) is not None and token.text == ",":
                 self.index += 1
                 query.order_by.append(self.order_term())
         if self.keyword("STARTPOSITION"):
@@ -191,7 +192,7 @@ class Parser:
         if operator == "IN":
             self.expect_punct("(")
             values = [self.literal()]
-            while self.peek() is not None and self.peek().text == ",":
+            while (following := self.peek()) is not None and following.text == ",":
                 self.index += 1
                 values.append(self.literal())
             self.expect_punct(")")
@@ -344,7 +345,7 @@ def run_query(query: Query, rows: list[dict]) -> list[dict]:
     ]
     selected.sort(key=lambda row: sort_key("Id", row))
     for path, descending in reversed(query.order_by):
-        selected.sort(key=lambda row, path=path: sort_key(path, row), reverse=descending)
+        selected.sort(key=functools.partial(sort_key, path), reverse=descending)
     return selected
 
 

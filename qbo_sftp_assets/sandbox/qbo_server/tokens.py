@@ -156,10 +156,11 @@ class TokenRegistry:
 
     def revoke(self, token: str) -> bool:
         """Revoking either token ends the whole connection of that realm, as Intuit's revoke does."""
-        record = self.refresh_tokens.get(token) or self.access_tokens.get(token)
+        record: RefreshToken | AccessToken | None = self.refresh_tokens.get(token) or self.access_tokens.get(token)
         if record is None:
             return False
-        for other in (*self.refresh_tokens.values(), *self.access_tokens.values()):
+        others: list[RefreshToken | AccessToken] = [*self.refresh_tokens.values(), *self.access_tokens.values()]
+        for other in others:
             if other.realm_id == record.realm_id:
                 other.revoked = True
         return True

@@ -413,7 +413,9 @@ def prepare_journal_entry(store: RealmStore, data: dict, own_id: str | None, all
         )
         detail["AccountRef"] = account_ref
         assert account_ref is not None
-        account_type = store.row("Account", account_ref["value"]).data.get("AccountType")
+        account = store.row("Account", account_ref["value"])
+        assert account is not None  # resolve_ref(required=True) found it
+        account_type = account.data.get("AccountType")
         entity = journal_entity(store, detail.get("Entity"))
         if entity is not None:
             detail["Entity"] = entity
