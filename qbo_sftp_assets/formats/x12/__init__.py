@@ -11,15 +11,6 @@ from qbo_sftp_assets.formats.x12.envelope import (
     X12Acknowledgment,
 )
 from qbo_sftp_assets.formats.x12.invoice_810 import render_810_body, seller_party, write_810
-from qbo_sftp_assets.formats.x12.outbound import (
-    DEFAULT_DELIMITERS,
-    GroupSpec,
-    Parties,
-    SegmentWriter,
-    X12WriteError,
-    group_version,
-    write_interchange,
-)
 from qbo_sftp_assets.formats.x12.reader import acknowledge_x12, iter_x12_documents, read_997, read_x12
 from qbo_sftp_assets.formats.x12.tokenizer import (
     Delimiters,
@@ -27,6 +18,15 @@ from qbo_sftp_assets.formats.x12.tokenizer import (
     X12DelimiterError,
     iter_segment_batches,
     iter_segments,
+)
+from qbo_sftp_assets.formats.x12.writer import (
+    DEFAULT_DELIMITERS,
+    GroupSpec,
+    Parties,
+    SegmentWriter,
+    X12WriteError,
+    group_version,
+    write_interchange,
 )
 
 __all__ = [

@@ -18,15 +18,15 @@ from qbo_sftp_assets.formats.x12.envelope import (
     X12Acknowledgment,
     element,
 )
-from qbo_sftp_assets.formats.x12.outbound import (
+from qbo_sftp_assets.formats.x12.ta1 import reply_version, ta1_elements
+from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
+from qbo_sftp_assets.formats.x12.writer import (
     GroupSpec,
     Parties,
     SegmentWriter,
     group_version,
     write_interchange,
 )
-from qbo_sftp_assets.formats.x12.ta1 import reply_version, ta1_elements
-from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 
 _MAX_CODES = 5
 

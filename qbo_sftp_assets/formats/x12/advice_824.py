@@ -20,7 +20,8 @@ from typing import Any
 from qbo_sftp_assets.formats.control_numbers import ControlNumbers
 from qbo_sftp_assets.formats.identities import X12Identity
 from qbo_sftp_assets.formats.outcomes import DocumentOutcome, OutcomeStatus
-from qbo_sftp_assets.formats.x12.outbound import (
+from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
+from qbo_sftp_assets.formats.x12.writer import (
     DEFAULT_DELIMITERS,
     GroupSpec,
     Parties,
@@ -29,7 +30,6 @@ from qbo_sftp_assets.formats.x12.outbound import (
     group_version,
     write_interchange,
 )
-from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 
 TED_TEXT = 60  # TED02 is AN 1..60
 NOTE_TEXT = 80  # NTE02 is AN 1..80

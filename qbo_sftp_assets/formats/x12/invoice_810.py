@@ -52,7 +52,8 @@ from qbo_sftp_assets.formats.errors import CustomerMissingError, VendorMissingEr
 from qbo_sftp_assets.formats.identities import X12Identity
 from qbo_sftp_assets.formats.x12 import codes
 from qbo_sftp_assets.formats.x12.envelope import ElementIssue, SegmentIssue, element
-from qbo_sftp_assets.formats.x12.outbound import (
+from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
+from qbo_sftp_assets.formats.x12.writer import (
     DEFAULT_DELIMITERS,
     GroupSpec,
     Parties,
@@ -62,7 +63,6 @@ from qbo_sftp_assets.formats.x12.outbound import (
     group_version,
     write_interchange,
 )
-from qbo_sftp_assets.formats.x12.tokenizer import Delimiters
 
 VENDOR_ENTITY_CODES = ("SE", "VN", "SU", "RI")  # first present wins; RE (remittance) never
 CUSTOMER_ENTITY_CODES = ("BT", "BY")  # of our own invoices: bill-to, else buyer
