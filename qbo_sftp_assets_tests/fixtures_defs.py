@@ -51,9 +51,12 @@ class DefsEnvironment:
 
 
 @contextlib.contextmanager
-def defs_environment(workdir: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Iterator[DefsEnvironment]:
-    """The embedded sandboxes with the company connected; `edit` may change the config before it is read."""
-    with embedded_environment(workdir) as env, environment_variables(env.environ):
+def defs_environment(
+    workdir: Path, edit: Callable[[dict[str, Any]], None] | None = None, *, webhooks: bool = False
+) -> Iterator[DefsEnvironment]:
+    """The embedded sandboxes with the company connected; `edit` may change the config before it is read.
+    `webhooks`: the sandbox sends its signed webhooks to `env.env.webhook_port` (start a receiver there)."""
+    with embedded_environment(workdir, webhooks=webhooks) as env, environment_variables(env.environ):
         if edit is not None:
             raw = yaml.safe_load(env.config_path.read_text())
             edit(raw)
