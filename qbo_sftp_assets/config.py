@@ -459,9 +459,9 @@ class PostgresSettings(_Strict):
         _env_var_name(value)
         return value
 
-    def url(self) -> str:
+    def url(self, environ: Mapping[str, str] | None = None) -> str:
         """The libpq URL (postgresql://user:password@host:port/db) from the environment, or a ConfigError."""
-        url = os.environ.get(self.url_env, "")
+        url = (os.environ if environ is None else environ).get(self.url_env, "")
         if not url:
             raise ConfigError(
                 f"postgres.url_env: set the environment variable {self.url_env} to the PostgreSQL URL "
@@ -471,8 +471,13 @@ class PostgresSettings(_Strict):
 
 
 class WebhookSettings(_Strict):
-    """The webhook receiver (`qbo-sftp webhooks serve`): its spool file and what it refuses."""
+    """The webhook receiver (`qbo-sftp webhooks serve`): its spool and what it refuses."""
 
+    # `sqlite`: the file at `spool_path`, shared by the receiver and the code location on one host.
+    # `postgres`: a table in the `postgres:` database, so receivers, sensors and runs on any hosts share it.
+    # Unset: `sqlite` when `spool_path` is set, else `postgres` when the ledger is there (the runs that
+    # read the spool then run on any host), else `sqlite`.
+    spool_backend: Literal["sqlite", "postgres"] | None = None
     spool_path: str = ".data/webhooks.sqlite"  # SQLite, never the ledger file
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     # Events whose lastUpdated / time is older are ignored (counted): a replay cannot bring back an old
@@ -481,6 +486,15 @@ class WebhookSettings(_Strict):
     # A company's webhook sensor deletes its events received longer ago than this once it has read past
     # them; at least the max event age, since a deleted event no longer stops a young replay.
     retention_hours: float = Field(default=168.0, gt=0)
+
+    @model_validator(mode="after")
+    def _spool_path_only_for_sqlite(self) -> WebhookSettings:
+        if self.spool_backend == "postgres" and "spool_path" in self.model_fields_set:
+            raise ValueError(
+                "spool_path names a SQLite file, which spool_backend postgres does not use: remove spool_path "
+                "(the spool is then in the database postgres.url_env names) or set spool_backend: sqlite"
+            )
+        return self
 
     @model_validator(mode="after")
     def _retention_covers_replays(self) -> WebhookSettings:
@@ -525,6 +539,16 @@ class Config(_Strict):
         if self.limiter.backend is not None:
             return self.limiter.backend
         return "postgres" if self.tokens.backend == "postgres" else "sqlite"
+
+    @property
+    def spool_backend(self) -> Literal["sqlite", "postgres"]:
+        """Where the webhook spool is: `webhooks.spool_backend`; unset, a named `spool_path` is SQLite, else
+        the spool follows the ledger."""
+        if self.webhooks.spool_backend is not None:
+            return self.webhooks.spool_backend
+        if "spool_path" in self.webhooks.model_fields_set:
+            return "sqlite"
+        return "postgres" if self.ledger.backend == "postgres" else "sqlite"
 
     def partner(self, name: str) -> Partner:
         try:

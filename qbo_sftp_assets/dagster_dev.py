@@ -21,6 +21,7 @@ from typing import IO, Any
 import dagster as dg
 import httpx
 
+from qbo_sftp_assets.defs.event_log_storage import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_ENV
 from qbo_sftp_assets.defs.resources import LEDGER_POOL
 from qbo_sftp_assets.errors import UserFacingError
 
@@ -63,7 +64,7 @@ def prepare_dagster_home(home: Path, *, postgres_url: str | None = None, ledger_
         os.environ[POSTGRES_URL_ENV] = dagster_postgres_url(postgres_url)
     ours = (_OUR_YAML_MARKER, POSTGRES_INSTANCE_YAML.read_text().splitlines()[0])
     if not target.exists() or target.read_text().startswith(ours):
-        target.write_text(source.read_text())
+        target.write_text(instance_yaml(source, home))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         if ledger_backend == "postgres":
             # A limit set earlier on this instance (a persistent home, a shared database) is lifted too.
@@ -76,6 +77,11 @@ def prepare_dagster_home(home: Path, *, postgres_url: str | None = None, ledger_
     nux.mkdir(exist_ok=True)
     (nux / "nux.yaml").write_text("seen: 1\n")
     return home
+
+
+def instance_yaml(source: Path, home: Path) -> str:
+    """The instance file for `home`: `source` with `$DAGSTER_HOME` (the event log's folder) written out."""
+    return source.read_text().replace("$DAGSTER_HOME", str(home))
 
 
 def free_port() -> int:
@@ -215,7 +221,8 @@ def start_dagster_dev(
     """Start `dagster dev -w workspace.yaml` on loopback with DAGSTER_HOME=`home`, in its own process group.
 
     `environ` is added to this process's environment (the config path and the env vars it names);
-    `output` receives the server's stdout and stderr (default: inherited).
+    `output` receives the server's stdout and stderr (default: inherited). Dagster hands its event log
+    events in batches (see `defs/event_log_storage.py`).
     """
     port = port or free_port()
     dagster = Path(sys.executable).with_name("dagster")
@@ -223,7 +230,12 @@ def start_dagster_dev(
     process = subprocess.Popen(
         command,
         cwd=PROJECT_ROOT,
-        env={**os.environ, **(environ or {}), "DAGSTER_HOME": str(home)},
+        env={
+            **os.environ,
+            EVENT_BATCH_SIZE_ENV: str(EVENT_BATCH_SIZE),
+            **(environ or {}),
+            "DAGSTER_HOME": str(home),
+        },
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,

@@ -24,6 +24,7 @@ import yaml
 
 from qbo_sftp_assets.config import CONFIG_PATH_ENV, Config, load_config
 from qbo_sftp_assets.dagster_dev import PROJECT_ROOT
+from qbo_sftp_assets.defs.event_log_storage import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_ENV
 from qbo_sftp_assets.defs.partitions import INBOUND_FILES
 from qbo_sftp_assets.embedded import create_partner_folders, embedded_config, environment_variables
 from qbo_sftp_assets.ledger import ledger_for
@@ -161,7 +162,8 @@ def start_worker(home: Path, site: ScaleSite, first: str, last: str, realm: str,
         return subprocess.Popen(
             [sys.executable, "-m", "qbo_sftp_assets_tests.scale_worker", first, last, realm],
             cwd=PROJECT_ROOT,
-            env={**os.environ, **site.environ, "DAGSTER_HOME": str(home)},
+            # As `qbo-sftp dev` runs its processes: Dagster hands the event log batches of events.
+            env={**os.environ, EVENT_BATCH_SIZE_ENV: str(EVENT_BATCH_SIZE), **site.environ, "DAGSTER_HOME": str(home)},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

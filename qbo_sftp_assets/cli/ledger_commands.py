@@ -1,16 +1,21 @@
-"""`qbo-sftp ledger`: recent activity, and the trail from a QBO id back to its file, line and hash."""
+"""`qbo-sftp ledger`: recent activity, the trail from a QBO id back to its file, line and hash, and the
+copy of a DuckDB ledger into PostgreSQL."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qbo_sftp_assets.config import load_config
+import pydantic
+
+from qbo_sftp_assets.config import PostgresSettings, load_config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.ledger import Ledger, ledger_for
+from qbo_sftp_assets.ledger.copy import copy_ledger_to_postgres
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,6 +29,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     trace.add_argument("qbo_id")
     trace.add_argument("--entity", help="QBO entity type, e.g. Bill")
     trace.set_defaults(handler=trace_qbo_id)
+    copy = actions.add_parser(
+        "copy",
+        help="copy the DuckDB ledger, its whole history, into an empty PostgreSQL ledger",
+        description="Copy every table of the DuckDB ledger into PostgreSQL in one transaction (ids, control "
+        "numbers and id counters carried over), then set ledger.backend: postgres. Stop the runs first.",
+    )
+    # One destination today; a required group leaves room for another without changing this spelling.
+    destination = copy.add_mutually_exclusive_group(required=True)
+    destination.add_argument(
+        "--to-postgres",
+        action="store_true",
+        help="into the database whose URL is in the config's postgres.url_env (or --url-env)",
+    )
+    copy.add_argument(
+        "--path", dest="copy_source", metavar="FILE", help="the DuckDB ledger file (default: the config's ledger.path)"
+    )
+    copy.add_argument(
+        "--url-env",
+        type=_env_var,
+        metavar="VARIABLE",
+        help="environment variable holding the target's URL (default: the config's postgres.url_env)",
+    )
+    copy.set_defaults(handler=copy_ledger)
 
 
 def _positive(text: str) -> int:
@@ -34,6 +62,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
+
+
+def _env_var(text: str) -> PostgresSettings:
+    try:
+        return PostgresSettings(url_env=text)
+    except pydantic.ValidationError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an environment variable name") from None
 
 
 def _ledger(args: argparse.Namespace) -> Ledger:
@@ -59,6 +94,21 @@ def show_recent_activity(args: argparse.Namespace) -> int:
     for table, rows in activity.items():
         print(f"\n{table.replace('_', ' ')} ({len(rows)} most recent)")
         print(render_table(rows) if rows else "  (none yet)")
+    return 0
+
+
+def copy_ledger(args: argparse.Namespace) -> int:
+    """`qbo-sftp ledger copy --to-postgres`: the DuckDB file (--path, else ledger.path) into PostgreSQL."""
+    # The config is read only for what the command line leaves out, so both flags work without one.
+    config = functools.cache(lambda: load_config(args.config))
+    source = args.copy_source or args.path or config().ledger.path
+    settings: PostgresSettings = args.url_env or config().postgres
+    copied = copy_ledger_to_postgres(source, settings.url())
+    print(copied.summary())
+    print(
+        "\nnext: runs use the copy once qbo_sftp.yaml says `ledger.backend: postgres` (and the same postgres.url_env); "
+        "keep the DuckDB file as the record of the history up to now."
+    )
     return 0
 
 

@@ -14,6 +14,7 @@ from qbo_sftp_assets.webhooks import (
     Spool,
     SpoolUnavailable,
     serve_receiver,
+    spool_for,
 )
 
 
@@ -34,7 +35,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="the spooled events after a cursor, oldest first")
     listing.add_argument("--after", default=None, metavar="CURSOR", help="a cursor printed by an earlier listing")
     listing.add_argument("--limit", type=int, default=50, help="events to show (default 50)")
-    listing.add_argument("--spool", default=None, metavar="PATH", help="spool file (default: webhooks.spool_path)")
+    listing.add_argument(
+        "--spool",
+        default=None,
+        metavar="PATH",
+        help="a SQLite spool file (default: the spool webhooks.spool_backend names)",
+    )
     listing.set_defaults(handler=list_command)
 
 
@@ -44,7 +50,7 @@ def describe(running: RunningReceiver, settings: ReceiverSettings) -> str:
             f"QBO webhook receiver on {running.webhook_url}",
             f"  health: {running.base_url}/health   counters: {running.base_url}/stats",
             f"  realms: {', '.join(sorted(settings.verifiers))}",
-            f"  spool: {settings.spool_path} (max body {settings.max_body_bytes} bytes, "
+            f"  spool: {running.receiver.spool!r} (max body {settings.max_body_bytes} bytes, "
             f"events older than {settings.max_event_age} ignored)",
             "Register https://YOUR-HOST" + WEBHOOK_PATH + " in the Intuit app; expose only this port. Ctrl-C stops.",
         ]
@@ -69,13 +75,13 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    spool = Spool(args.spool or load_config(args.config).webhooks.spool_path)
+    spool = Spool(args.spool) if args.spool else spool_for(load_config(args.config))
     try:
         events = spool.read_after(args.after, args.limit)
     except SpoolUnavailable as error:
         raise UserFacingError(str(error)) from error
     if not events:
-        print(f"spool {spool.path}: no events" + (" after that cursor" if args.after else ""))
+        print(f"spool {spool!r}: no events" + (" after that cursor" if args.after else ""))
         return 0
     for event in events:
         print(

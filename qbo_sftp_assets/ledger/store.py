@@ -309,8 +309,10 @@ class Ledger:
         remote_path: str,
         size: int,
         received_at: dt.datetime | None = None,
+        stage: str | None = None,
     ) -> InboundFile:
-        """Record a received file; `duplicate_of` is set when the same bytes already came from this partner."""
+        """Record a received file; `duplicate_of` is set when the same bytes already came from this partner.
+        `stage` starts the file's progress (see `set_inbound_stage`) in the same write."""
 
         def work(c: LedgerCursor) -> InboundFile:
             first = c.execute(
@@ -323,8 +325,8 @@ class Ledger:
             now = _now()
             row = c.execute(
                 "INSERT INTO inbound_files (sha256, partner, remote_path, size, received_at, status, "
-                "duplicate_of, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [sha256, partner, remote_path, size, received_at or now, status, duplicate_of, now],
+                "duplicate_of, updated_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [sha256, partner, remote_path, size, received_at or now, status, duplicate_of, now, stage],
             ).fetchone()
             return self._inbound_by_id(c, row[0])
 
@@ -341,14 +343,21 @@ class Ledger:
         return InboundFile(*row)
 
     def set_inbound_status(
-        self, file_id: int, status: str, detail: str | None = None, *, remote_path: str | None = None
+        self,
+        file_id: int,
+        status: str,
+        detail: str | None = None,
+        *,
+        remote_path: str | None = None,
+        stage: str | None = None,
     ) -> None:
-        """Record what became of an inbound file; `remote_path` is where it now lies (archive/, error/)."""
+        """Record what became of an inbound file; `remote_path` is where it now lies (archive/, error/),
+        `stage` how far the pipeline got with it, in the same write."""
         self.transaction(
             lambda c: c.execute(
                 "UPDATE inbound_files SET status = ?, detail = ?, remote_path = coalesce(?, remote_path), "
-                "updated_at = ? WHERE id = ?",
-                [status, detail, remote_path, _now(), file_id],
+                "stage = coalesce(?, stage), updated_at = ? WHERE id = ?",
+                [status, detail, remote_path, stage, _now(), file_id],
             )
         )
 
@@ -356,10 +365,18 @@ class Ledger:
         return self.transaction(lambda c: self._inbound_by_id(c, file_id))
 
     def set_inbound_stage(self, file_id: int, stage: str) -> None:
-        """How far the pipeline got with a file (landed, read, posted, acked, filed), for resuming it."""
+        """How far the pipeline got with a file (landed, read, filing, filed), for resuming it."""
+        self.set_inbound_stages([file_id], stage)
+
+    def set_inbound_stages(self, file_ids: Sequence[int], stage: str) -> None:
+        """`set_inbound_stage` for many files in one write (a step's files that all reached `stage`)."""
+        if not file_ids:
+            return
+        placeholders = ", ".join("?" for _ in file_ids)
         self.transaction(
             lambda c: c.execute(
-                "UPDATE inbound_files SET stage = ?, updated_at = ? WHERE id = ?", [stage, _now(), file_id]
+                f"UPDATE inbound_files SET stage = ?, updated_at = ? WHERE id IN ({placeholders})",
+                [stage, _now(), *file_ids],
             )
         )
 
@@ -822,16 +839,16 @@ class Ledger:
         """The next ISA13 / GS06 / ST02 / UNB reference for `partner`: 1, 2, ... wrapping after 999999999."""
 
         def work(c: LedgerCursor) -> int:
+            # One UPDATE ... RETURNING: DuckDB's upsert costs about twice as much, and this runs per envelope.
             row = c.execute(
-                "SELECT value FROM control_numbers WHERE partner = ? AND kind = ?", [partner, kind]
+                "UPDATE control_numbers SET value = CASE WHEN value >= ? THEN 1 ELSE value + 1 END "
+                "WHERE partner = ? AND kind = ? RETURNING value",
+                [CONTROL_NUMBER_MAXIMUM, partner, kind],
             ).fetchone()
-            value = 1 if row is None or row[0] >= CONTROL_NUMBER_MAXIMUM else row[0] + 1
-            c.execute(
-                "INSERT INTO control_numbers VALUES (?, ?, ?) "
-                "ON CONFLICT (partner, kind) DO UPDATE SET value = excluded.value",
-                [partner, kind, value],
-            )
-            return value
+            if row is not None:
+                return int(row[0])
+            c.execute("INSERT INTO control_numbers VALUES (?, ?, 1)", [partner, kind])
+            return 1
 
         # Writers take turns on a counter instead of colliding and retrying.
         return self.transaction(work, lock=f"control:{partner}:{kind}")

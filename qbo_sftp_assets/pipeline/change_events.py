@@ -14,15 +14,12 @@ This runs inside a Dagster run (the sensor only reads the spool): sensors never 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from qbo_sftp_assets.ledger import Ledger, ReferenceStore, parse_qbo_time
 from qbo_sftp_assets.mapping import NAME_LIST_ENTITIES, TRANSACTION_ENTITIES, ReferenceClient
-from qbo_sftp_assets.webhooks import Spool, SpooledEvent, SpoolUnavailable
+from qbo_sftp_assets.webhooks import AnySpool, SpooledEvent, SpoolUnavailable
 
 # The entities the snapshots keep; events for others (JournalEntry, Payment, ...) are counted, not applied.
 APPLIED_ENTITIES: tuple[str, ...] = NAME_LIST_ENTITIES + TRANSACTION_ENTITIES
@@ -59,7 +56,7 @@ class AppliedEvents:
         return sorted(e for e, c in self.entities.items() if c.written or c.deleted)
 
 
-def pending_events(spool: Spool, realm_id: str, after: str | None) -> tuple[list[SpooledEvent], str | None]:
+def pending_events(spool: AnySpool, realm_id: str, after: str | None) -> tuple[list[SpooledEvent], str | None]:
     """Every spooled event of the realm after `after`, and the spool position read up to."""
     events: list[SpooledEvent] = []
     while True:
@@ -71,7 +68,7 @@ def pending_events(spool: Spool, realm_id: str, after: str | None) -> tuple[list
 
 
 def apply_change_events(
-    client: ReferenceClient, ledger: Ledger, spool: Spool, realm_id: str, *, now: dt.datetime | None = None
+    client: ReferenceClient, ledger: Ledger, spool: AnySpool, realm_id: str, *, now: dt.datetime | None = None
 ) -> AppliedEvents:
     """Fetch what the realm's new spooled events name, write it to the snapshot rows, advance the cursor."""
     cursor_name = applied_cursor_name(realm_id)
@@ -120,30 +117,19 @@ def _fetch(client: ReferenceClient, entity: str, ids: Iterable[str], result: App
 
 
 def seen_by_webhooks(
-    spool_path: str | Path, realm_id: str, changes: Mapping[str, Sequence[tuple[str, str | None]]]
+    spool: AnySpool, realm_id: str, changes: Mapping[str, Sequence[tuple[str, str | None]]]
 ) -> set[tuple[str, str]]:
     """Which `(entity, id)` of `changes` (per entity: id and LastUpdatedTime) the spool already has an
-    event for, no older than the change; read-only, and an absent or unreadable spool has seen nothing.
-
-    Reads the spool's `events` table directly: the `Spool` API reads by position only.
-    """
-    path = Path(spool_path)
+    event for, no older than the change; read-only, and a spool not there or not readable has seen nothing."""
     wanted = [(entity, qbo_id, parse_qbo_time(when)) for entity, rows in changes.items() for qbo_id, when in rows]
-    if not wanted or not path.exists():
+    if not wanted:
         return set()
-    seen: set[tuple[str, str]] = set()
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        with closing(connection):
-            for entity, qbo_id, when in wanted:
-                rows = connection.execute(
-                    "SELECT occurred_at FROM events WHERE realm_id = ? AND entity = ? AND entity_id = ?",
-                    (realm_id, entity, qbo_id),
-                ).fetchall()
-                times = [dt.datetime.fromisoformat(text) for (text,) in rows]
-                if times and (when is None or max(times) >= when - SEEN_TOLERANCE):
-                    seen.add((entity, qbo_id))
-    except sqlite3.Error:
-        # No spool schema yet, or a locked file: CDC then handles every change itself (the safe side).
-        return set()
-    return seen
+        latest = spool.latest_events(realm_id, [(entity, qbo_id) for entity, qbo_id, _when in wanted])
+    except SpoolUnavailable:
+        return set()  # CDC then handles every change itself (the safe side)
+    return {
+        (entity, qbo_id)
+        for entity, qbo_id, when in wanted
+        if (entity, qbo_id) in latest and (when is None or latest[(entity, qbo_id)] >= when - SEEN_TOLERANCE)
+    }

@@ -242,9 +242,7 @@ def _record_unless_unfinished(ledger: Ledger, partner: str, path: str, sha256: s
         # finish that row instead of filing the file as a duplicate of itself.
         ledger.set_inbound_status(earlier.id, earlier.status, remote_path=path)
         return ledger.inbound_file(earlier.id)
-    record = ledger.record_inbound_file(sha256=sha256, partner=partner, remote_path=path, size=size)
-    ledger.set_inbound_stage(record.id, "landed")
-    return record
+    return ledger.record_inbound_file(sha256=sha256, partner=partner, remote_path=path, size=size, stage="landed")
 
 
 def inbound_rule_for(partner: Partner, name: str) -> InboundRule | None:
@@ -276,7 +274,6 @@ def read_landed_file(
         as_of=as_of or dt.datetime.now(dt.UTC),
     )
     duplicate = _repeated_interchange(acknowledged.result, landed, ledger)
-    ledger.set_inbound_stage(landed.record.id, "read")
     return ParsedFile(landed, rule, acknowledged, duplicate)
 
 
@@ -351,7 +348,6 @@ def acknowledge_and_file(
     documents: list[DocumentOutcome | bool] = list(outcomes) if outcomes is not None else [True] * len(result.documents)
     status = file_status([*documents, *([] if result.ok else [False])]).value
     ok = status == FileStatus.ACCEPTED
-    ledger.set_inbound_stage(landed.record.id, "acked")
     problems = [error.render() for error in result.errors[:5]]
     if outcomes is not None:
         problems += [
@@ -588,8 +584,7 @@ def _file(
     processing/ for a file no run will find there again.
     """
     intended = remote_path(files.folder(target), landed.name)
-    ledger.set_inbound_status(landed.record.id, status, detail, remote_path=intended)
-    ledger.set_inbound_stage(landed.record.id, "filing")
+    ledger.set_inbound_status(landed.record.id, status, detail, remote_path=intended, stage="filing")
     try:
         final = _move(files, landed, target)
     except FileChangedSinceDownloadError as changed:
@@ -599,8 +594,9 @@ def _file(
         reason = f"the file changed on the server after it was read and acknowledged: {changed.reason}"
         detail = reason if not detail else f"{reason}; {detail}"
     if final != intended:  # a name clash at the destination, or the file changed and went to error/
-        ledger.set_inbound_status(landed.record.id, status, detail, remote_path=final)
-    ledger.set_inbound_stage(landed.record.id, "filed")
+        ledger.set_inbound_status(landed.record.id, status, detail, remote_path=final, stage="filed")
+    else:
+        ledger.set_inbound_stage(landed.record.id, "filed")
     return final, status, detail
 
 

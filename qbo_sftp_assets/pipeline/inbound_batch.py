@@ -127,6 +127,8 @@ def read_files(
                 parsed[key] = _failure("reading", error, file, permanent=True)
             except READING_ERRORS as error:
                 parsed[key] = _failure("reading", error, file)
+        read = [file.landed.record.id for file in parsed.values() if isinstance(file, ParsedFile)]
+        ledger.set_inbound_stages(read, "read")
     return parsed
 
 
@@ -330,6 +332,5 @@ def _file_failed(session: PartnerFiles, failure: FileFailure, ledger: Ledger) ->
         return failure  # filed already by an earlier run
     final = session.move(landed.name, "processing", "error")
     detail = f"{failure.step} failed: {failure.reason}; no acknowledgment can be sent"
-    ledger.set_inbound_status(landed.record.id, "error", detail, remote_path=final)
-    ledger.set_inbound_stage(landed.record.id, "filed")
+    ledger.set_inbound_status(landed.record.id, "error", detail, remote_path=final, stage="filed")
     return FileFailure(failure.step, failure.reason, landed, failure.permanent, filed_to=final)

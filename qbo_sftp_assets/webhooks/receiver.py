@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -38,7 +37,7 @@ from starlette.routing import Route
 from qbo_sftp_assets.config import Config
 from qbo_sftp_assets.errors import UserFacingError
 from qbo_sftp_assets.qbo.webhooks import SIGNATURE_HEADER, WebhookPayloadError, parse_payload, verify_signature
-from qbo_sftp_assets.webhooks.spool import Spool, SpoolUnavailable, SpoolWriter
+from qbo_sftp_assets.webhooks.spool import SPOOL_WRITE_ERRORS, AnySpool, PostgresSpool, Spool, SpoolUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,9 @@ class ReceiverConfigError(UserFacingError):
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    """What the receiver needs: the spool, each realm's verifier token, and its limits."""
+    """What the receiver needs: the spool, each realm's verifier token, and its limits.
+
+    The spool is the SQLite file at `spool_path`, or with `spool_url` the PostgreSQL spool there."""
 
     spool_path: Path
     verifiers: Mapping[str, str] = field(repr=False)  # realm id -> verifier token (a secret)
@@ -74,10 +75,15 @@ class ReceiverSettings:
     max_event_age: timedelta = timedelta(hours=24)
     body_timeout_seconds: float = 10.0
     spool_write_timeout_seconds: float = 2.0
+    spool_url: str | None = field(default=None, repr=False)  # holds the database password
+
+    def open_spool(self) -> AnySpool:
+        return PostgresSpool(self.spool_url) if self.spool_url else Spool(self.spool_path)
 
     @classmethod
     def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> ReceiverSettings:
-        """Realms whose company names `webhook_verifier_env`, with the token read from that variable."""
+        """Realms whose company names `webhook_verifier_env`, with the token read from that variable; with
+        `webhooks.spool_backend: postgres` the database URL too (read now, so a missing one stops the start)."""
         environ = os.environ if environ is None else environ
         verifiers: dict[str, str] = {}
         missing = []
@@ -99,6 +105,7 @@ class ReceiverSettings:
         settings = config.webhooks
         return cls(
             spool_path=Path(settings.spool_path),
+            spool_url=config.postgres.url(environ) if config.spool_backend == "postgres" else None,
             verifiers=verifiers,
             max_body_bytes=settings.max_body_bytes,
             max_event_age=timedelta(hours=settings.max_event_age_hours),
@@ -141,8 +148,8 @@ class WebhookReceiver:
 
     def __init__(self, settings: ReceiverSettings, *, now: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
-        self.spool = Spool(settings.spool_path)
-        self.writer = SpoolWriter(self.spool)
+        self.spool = settings.open_spool()
+        self.writer = self.spool.writer()
         self.counters = ReceiverCounters()
         self.now = now or (lambda: datetime.now(UTC))
         self._tokens = tuple(dict.fromkeys(settings.verifiers.values()))
@@ -231,8 +238,9 @@ class WebhookReceiver:
             result = await asyncio.wait_for(
                 asyncio.wrap_future(self.writer.submit(fresh, now)), self.settings.spool_write_timeout_seconds
             )
-        except sqlite3.Error as error:
-            return self._refuse(request, "spool_unavailable", 503, f"the spool refused the write: {error}")
+        except SPOOL_WRITE_ERRORS as error:
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return self._refuse(request, "spool_unavailable", 503, f"the spool refused the write: {detail}")
         except TimeoutError:
             # Intuit waits 3 s; a late 503 it retries beats a 200 it never sees.
             deadline = self.settings.spool_write_timeout_seconds
@@ -275,7 +283,7 @@ def create_receiver_app(
             "webhook receiver ready: POST %s for realm(s) %s; spool %s (id %s)",
             WEBHOOK_PATH,
             ", ".join(sorted(settings.verifiers)),
-            settings.spool_path,
+            receiver.spool,
             spool_id,
         )
         started = time.monotonic()

@@ -1,4 +1,6 @@
-"""The webhook spool: a small SQLite file (never the ledger) the receiver appends to and a sensor reads.
+"""The webhook spool: a small SQLite file (never the ledger) the receiver appends to and a sensor reads,
+or, for receivers and run workers on several hosts, `PostgresSpool` with the same API (`spool_for(config)`
+picks by `webhooks.spool_backend`).
 
 Why SQLite in WAL mode: the receiver must keep answering Intuit while pipeline runs hold the
 DuckDB ledger's lock or the Dagster daemon is down, and a reader must never block the writer (a
@@ -25,19 +27,22 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.errors
 
 from qbo_sftp_assets import postgres
 from qbo_sftp_assets.qbo.webhooks import ChangeEvent
+
+if TYPE_CHECKING:
+    from qbo_sftp_assets.config import Config
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -173,9 +178,26 @@ class Spool:
         with self._read_connection() as connection:
             return connection.execute("SELECT count(*) FROM events").fetchone()[0]
 
+    def latest_events(self, realm_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """When the newest spooled event of each `(entity, id)` of the realm occurred; keys without one are absent."""
+        latest: dict[tuple[str, str], datetime] = {}
+        with self._read_connection() as connection:
+            for entity, entity_id in keys:
+                for (text,) in connection.execute(
+                    "SELECT occurred_at FROM events WHERE realm_id = ? AND entity = ? AND entity_id = ?",
+                    (realm_id, entity, entity_id),
+                ):
+                    when = datetime.fromisoformat(text)
+                    latest[(entity, entity_id)] = max(when, latest.get((entity, entity_id), when))
+        return latest
+
     def spool_id(self) -> str:
         with self._read_connection() as connection:
             return self._spool_id(connection)
+
+    def writer(self) -> SpoolWriter:
+        """The receiver's group-committing writer for this spool (start it after `create`)."""
+        return SpoolWriter(self)
 
     # --- connections --------------------------------------------------------------------------------
 
@@ -257,20 +279,16 @@ def insert_deliveries(connection: sqlite3.Connection, deliveries: Sequence[list[
     return results
 
 
-class SpoolWriter:
+class _GroupCommitWriter:
     """The receiver's one writer: a thread that group-commits the deliveries waiting in its queue.
 
-    `submit` returns a Future resolved after the commit (or failed with the sqlite3 error). The
-    connection lives as long as the writer, so each commit is one fsync; before each batch the file's
-    identity is checked, so a spool removed or replaced under a running receiver fails loudly instead
-    of acknowledging events into an unlinked file."""
+    `submit` returns a Future resolved after the commit (or failed with the storage's error, one of
+    SPOOL_WRITE_ERRORS). A subclass keeps one connection for as long as the writer runs, so each batch
+    is one commit (one fsync)."""
 
-    def __init__(self, spool: Spool, *, max_batch: int = 1000) -> None:
-        self.spool = spool
+    def __init__(self, *, max_batch: int = 1000) -> None:
         self.max_batch = max_batch
         self._queue: queue.Queue[tuple[list[Row], Future[AppendResult]] | None] = queue.Queue()
-        self._connection: sqlite3.Connection | None = None
-        self._identity: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="webhook-spool-writer", daemon=True)
 
     def start(self) -> None:
@@ -313,14 +331,36 @@ class SpoolWriter:
 
     def _commit(self, batch: list[tuple[list[Row], Future[AppendResult]]]) -> None:
         try:
-            results = insert_deliveries(self._open(), [rows for rows, _ in batch])
-        except sqlite3.Error as error:
+            results = self._insert([rows for rows, _ in batch])
+        except SPOOL_WRITE_ERRORS as error:
             self._close()
             for _, future in batch:
                 future.set_exception(error)
             return
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
+
+    def _insert(self, deliveries: list[list[Row]]) -> list[AppendResult]:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class SpoolWriter(_GroupCommitWriter):
+    """The group-committing writer of a SQLite spool file.
+
+    Before each batch the file's identity is checked, so a spool removed or replaced under a running
+    receiver fails loudly instead of acknowledging events into an unlinked file."""
+
+    def __init__(self, spool: Spool, *, max_batch: int = 1000) -> None:
+        super().__init__(max_batch=max_batch)
+        self.spool = spool
+        self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def _insert(self, deliveries: list[list[Row]]) -> list[AppendResult]:
+        return insert_deliveries(self._open(), deliveries)
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -489,18 +529,40 @@ class PostgresSpool:
             db.execute("SELECT count(*) FROM webhook_events")
             return int(db.fetchone()[0])
 
+    def latest_events(self, realm_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """As `Spool.latest_events`."""
+        latest: dict[tuple[str, str], datetime] = {}
+        with self._readable() as db:
+            for entity, entity_id in keys:
+                db.execute(
+                    "SELECT max(occurred_at) FROM webhook_events "
+                    "WHERE realm_id = %s AND entity = %s AND entity_id = %s",
+                    (realm_id, entity, entity_id),
+                )
+                (when,) = db.fetchone()
+                if when is not None:
+                    latest[(entity, entity_id)] = when.astimezone(UTC)
+        return latest
+
     def spool_id(self) -> str:
         with self._readable() as db:
             return self._spool_id(db)
 
+    def writer(self) -> PostgresSpoolWriter:
+        """The receiver's group-committing writer for this spool (start it after `create`)."""
+        return PostgresSpoolWriter(self)
+
     @contextmanager
     def _readable(self) -> Iterator[Any]:
-        """A cursor for reading; a spool without its tables yet is SpoolUnavailable (the sensor skips)."""
+        """A cursor for reading; a spool without its tables yet, or a server that went away while it was
+        read, is SpoolUnavailable (the sensor skips the tick and reads from the same cursor next time)."""
         try:
             with self._transaction() as cursor:
                 yield cursor
         except psycopg2.errors.UndefinedTable:
             raise SpoolUnavailable(f"the webhook spool {self!r} has no tables yet (start the receiver)") from None
+        except psycopg2.OperationalError as error:
+            raise SpoolUnavailable(f"cannot read the webhook spool {self!r}: {str(error).strip()}") from None
 
     @staticmethod
     def _spool_id(cursor: Any) -> str:
@@ -509,3 +571,46 @@ class PostgresSpool:
         if row is None:
             raise SpoolUnavailable("the webhook spool has no id yet (start the receiver)")
         return str(row[0])
+
+
+class PostgresSpoolWriter(_GroupCommitWriter):
+    """The group-committing writer of the PostgreSQL spool: one connection, one transaction per batch,
+    its seqs drawn under the spool's writer lock (see PostgresSpool). A failed batch closes the
+    connection; the next one connects again, so a restarted server costs the requests of one batch (503s
+    that Intuit retries), not the receiver."""
+
+    def __init__(self, spool: PostgresSpool, *, max_batch: int = 1000) -> None:
+        super().__init__(max_batch=max_batch)
+        self.spool = spool
+        self._connection: Any = None
+
+    def _insert(self, deliveries: list[list[Row]]) -> list[AppendResult]:
+        connection = self._open()
+        with connection, connection.cursor() as cursor:  # COMMIT, or ROLLBACK on an error
+            return self.spool.insert_deliveries(cursor, deliveries)
+
+    def _open(self) -> Any:
+        if self._connection is None:
+            try:
+                self._connection = postgres.connect(self.spool.url, application_name="qbo_sftp_assets webhook receiver")
+            except psycopg2.OperationalError as error:
+                raise SpoolUnavailable(f"cannot reach the webhook spool {self.spool!r}: {str(error).strip()}") from None
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+AnySpool = Spool | PostgresSpool
+# What a spool write can fail with; the receiver answers 503 to each and Intuit retries.
+SPOOL_WRITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg2.Error, SpoolUnavailable)
+
+
+def spool_for(config: Config, environ: Mapping[str, str] | None = None) -> AnySpool:
+    """The spool `webhooks.spool_backend` names: the SQLite file at `webhooks.spool_path`, or the tables in
+    the `postgres:` database (its URL from the variable `postgres.url_env` names; unset is a ConfigError)."""
+    if config.spool_backend == "postgres":
+        return PostgresSpool(config.postgres.url(environ))
+    return Spool(config.webhooks.spool_path)

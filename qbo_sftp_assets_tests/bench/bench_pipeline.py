@@ -248,6 +248,17 @@ def run() -> None:
                     if record.dagster_run.status == dg.DagsterRunStatus.FAILURE
                     for event in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
                 ]
+                # A run that failed without a failed step (it never started, or was stopped): Dagster's reason.
+                failures += [
+                    f"{record.dagster_run.job_name} (no step failed): {event.message}"
+                    for record in records
+                    if record.dagster_run.status == dg.DagsterRunStatus.FAILURE
+                    and not instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+                    for event in instance.all_logs(
+                        record.dagster_run.run_id,
+                        of_type={dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.ENGINE_EVENT},
+                    )[-2:]
+                ]
     batches = after["batch_requests"] - before["batch_requests"]
     bills_written = after["writes"].get("Bill", 0) - before["writes"].get("Bill", 0)
     print(f"   {count} files ({bills} bills: CSV, X12 810, EDIFACT INVOIC) dropped at once")

@@ -4,12 +4,17 @@ import dagster as dg
 import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from qbo_sftp_assets.dagster_dev import INSTANCE_YAML, LEDGER_POOL, prepare_dagster_home
+from qbo_sftp_assets.dagster_dev import INSTANCE_YAML, LEDGER_POOL, instance_yaml, prepare_dagster_home
+from qbo_sftp_assets.defs.event_log_storage import (
+    ENGINES_KEPT,
+    EVENT_BATCH_SIZE_ENV,
+    SqliteEventLogStorageKeepingEngines,
+)
 
 
 def test_dev_home_gets_the_queued_coordinator_threaded_sensors_and_the_ledger_pool_limit(tmp_path):
     home = prepare_dagster_home(tmp_path / "home")
-    assert (home / "dagster.yaml").read_text() == INSTANCE_YAML.read_text()
+    assert (home / "dagster.yaml").read_text() == instance_yaml(INSTANCE_YAML, home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, QueuedRunCoordinator)
@@ -19,7 +24,7 @@ def test_dev_home_gets_the_queued_coordinator_threaded_sensors_and_the_ledger_po
             ("qbo/realm_id", 1, {"applyLimitPerUniqueValue": True})
         ]
         sensors = instance.get_settings("sensors")
-        assert sensors == {"use_threads": True, "num_workers": 4, "num_submit_workers": 4}
+        assert sensors == {"use_threads": True, "num_workers": 4, "num_submit_workers": 1}
         assert instance.event_log_storage.get_concurrency_info(LEDGER_POOL).slot_count == 1
     # The "Join the Dagster community" dialog would cover the first page a newcomer opens.
     assert (home / ".nux" / "nux.yaml").exists()
@@ -35,3 +40,80 @@ def test_preparing_again_keeps_the_limit_and_leaves_a_users_own_dagster_yaml_alo
     assert yaml.safe_load((home / "dagster.yaml").read_text()) == own
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.event_log_storage.get_concurrency_info(LEDGER_POOL).slot_count == 1
+
+
+def test_the_event_log_keeps_one_engine_per_database_and_stores_every_event(tmp_path):
+    """Dagster's SQLite event log with its engines kept: a stored event, a file's largest cost, costs a third less."""
+    home = prepare_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, SqliteEventLogStorageKeepingEngines)
+        assert storage._base_dir == str(home / "history" / "runs")
+
+        @dg.asset(partitions_def=dg.StaticPartitionsDefinition([f"f{i}" for i in range(12)]))
+        def many(context: dg.AssetExecutionContext) -> None:
+            del context
+
+        for key in ("f0", "f1", "f2"):
+            assert dg.materialize([many], instance=instance, partition_key=key).success
+        engines = dict(storage._engines)
+        assert dg.materialize([many], instance=instance, partition_key="f3").success
+        # The index's engine served the new run too, and no more than ENGINES_KEPT are held.
+        assert storage._engines["index"] is engines["index"]
+        assert len(storage._engines) <= ENGINES_KEPT
+        assert storage.has_table("asset_check_executions") and "asset_check_executions" in storage._tables_found
+        assert not storage.has_table("no_such_table")
+        materialized = instance.fetch_materializations(many.key, limit=10).records
+        assert sorted(record.partition_key for record in materialized) == ["f0", "f1", "f2", "f3"]
+
+
+def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(tmp_path, monkeypatch):
+    """With Dagster's event batching on (as `qbo-sftp dev` sets it), a ranged run's planned events and its
+    step's materializations are stored a batch at a time, and each file's partition is recorded as one."""
+    monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "7")  # batches that end mid-run, and a last one cut short
+    files = dg.DynamicPartitionsDefinition(name="files")
+    stored_batches: list[int] = []
+    original = SqliteEventLogStorageKeepingEngines.store_event_batch
+
+    def counting(self, events):
+        stored_batches.append(len(events))
+        original(self, events)
+
+    monkeypatch.setattr(SqliteEventLogStorageKeepingEngines, "store_event_batch", counting)
+
+    @dg.asset(partitions_def=files, backfill_policy=dg.BackfillPolicy.single_run())
+    def landed(context: dg.AssetExecutionContext) -> None:
+        for key in context.partition_keys:
+            context.add_asset_metadata({"file": key}, partition_key=key)
+
+    home = prepare_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        keys = [f"acme/AP_{index:02d}.csv" for index in range(12)]
+        instance.add_dynamic_partitions("files", keys)
+        tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+        assert dg.materialize([landed], instance=instance, tags=tags).success
+        assert stored_batches and max(stored_batches) == 7
+        assert instance.get_materialized_partitions(landed.key) == set(keys)
+        records = instance.fetch_materializations(landed.key, limit=100).records
+        assert sorted((r.partition_key, r.asset_materialization.metadata["file"].value) for r in records) == [
+            (key, key) for key in keys
+        ]
+
+
+def test_the_files_of_a_failed_run_show_failed_when_events_are_batched(tmp_path, monkeypatch):
+    """Planned events stay one per file when batched, so a run that fails marks each of its files failed."""
+    monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "1000")
+    files = dg.DynamicPartitionsDefinition(name="files")
+
+    @dg.asset(partitions_def=files, backfill_policy=dg.BackfillPolicy.single_run())
+    def landed(context: dg.AssetExecutionContext) -> None:
+        raise RuntimeError("the SFTP server went away")
+
+    home = prepare_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        keys = [f"acme/AP_{index:02d}.csv" for index in range(5)]
+        instance.add_dynamic_partitions("files", keys)
+        tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+        assert not dg.materialize([landed], instance=instance, tags=tags, raise_on_error=False).success
+        statuses = instance.get_status_by_partition(landed.key, keys, files)
+        assert statuses == {key: dg.AssetPartitionStatus.FAILED for key in keys}

@@ -8,7 +8,14 @@ import yaml
 
 from qbo_sftp_assets import mapping
 from qbo_sftp_assets.defs.inbound.checks import CHECK_NAME, PROCESSED_CHECK_NAME
-from qbo_sftp_assets.defs.inbound.sensors import RANGE_END, RANGE_START, InboundCursor, inbound_sensor_name
+from qbo_sftp_assets.defs.inbound.sensors import (
+    MAX_FILES_PER_RUN,
+    RANGE_END,
+    RANGE_START,
+    InboundCursor,
+    inbound_sensor_name,
+    run_sizes,
+)
 from qbo_sftp_assets.defs.partitions import INBOUND_FILES
 from qbo_sftp_assets.embedded import COMPANY
 from qbo_sftp_assets.ledger import Ledger
@@ -217,3 +224,10 @@ def test_an_amount_quickbooks_cannot_take_is_rejected_in_validation_and_the_othe
     with dg.build_resources(defs_env.resources) as resources, resources.qbo.client(COMPANY) as client:
         bills = [b["DocNumber"] for b in client.query("SELECT * FROM Bill WHERE DocNumber IN ('PMP-4001', 'PMP-4002')")]
     assert bills == ["PMP-4001"]
+
+
+def test_a_large_tick_goes_out_in_few_big_runs():
+    assert run_sizes(0) == []
+    assert run_sizes(2) == [2]
+    assert run_sizes(MAX_FILES_PER_RUN) == [MAX_FILES_PER_RUN]
+    assert run_sizes(1001) == [MAX_FILES_PER_RUN, MAX_FILES_PER_RUN, 1]

@@ -77,6 +77,7 @@ def test_the_server_config_loads_and_keeps_all_our_state_in_postgres(server_conf
     assert server_config.ledger.backend == "postgres"
     assert server_config.tokens.backend == "postgres"
     assert server_config.limiter_backend == "postgres"
+    assert server_config.spool_backend == "postgres"
     # The deploy files name the variables the code reads by default, so the defaults stay true.
     assert server_config.postgres.url_env == PostgresSettings().url_env
     defaults = Company(realm_id="1")
@@ -106,10 +107,17 @@ def test_compose_runs_every_part_from_the_package_image_with_the_env_the_code_re
         # Dagster's storage needs the psycopg2 driver in the scheme; our backends take the libpq URL.
         assert environment[POSTGRES_URL_ENV].startswith("postgresql+psycopg2://")
         assert environment[server_config.postgres.url_env].startswith("postgresql://")
-    # The receiver gets the config and the verifiers, and nothing that opens the database or QBO.
-    receiver_env = services["receiver"]["environment"]
+    # The receiver gets the config, the verifiers and its spool's database, nothing that opens QBO, no volume
+    # but the config: the spool is in PostgreSQL.
+    receiver = services["receiver"]
     verifiers = {c.webhook_verifier_env for c in server_config.companies.values()}
-    assert set(receiver_env) == {CONFIG_PATH_ENV, *verifiers}
+    assert set(receiver["environment"]) == {CONFIG_PATH_ENV, server_config.postgres.url_env, *verifiers}
+    assert (
+        receiver["environment"][server_config.postgres.url_env]
+        == (services["user_code"]["environment"][server_config.postgres.url_env])
+    )
+    assert receiver["volumes"] == [f"./qbo_sftp.yaml:{CONFIG_MOUNT}:ro"]
+    assert "postgres" in receiver["depends_on"]
 
 
 def test_compose_webserver_and_daemon_load_the_code_location_from_the_user_code_server(compose):
@@ -148,17 +156,35 @@ def test_the_receiver_command_is_the_cli_serve_command_on_the_port_it_exposes(co
         assert ports == [str(args.port)]
 
 
-def test_the_k8s_receiver_runs_the_package_image_with_only_the_verifier_secret(
+def test_the_k8s_receiver_runs_the_package_image_with_the_verifier_and_the_spools_database(
     receiver_container, image, server_config
 ):
     assert receiver_container["image"] == image
     env = {item["name"]: item for item in receiver_container["env"]}
     verifiers = {c.webhook_verifier_env for c in server_config.companies.values()}
-    assert set(env) == {CONFIG_PATH_ENV, *verifiers}
+    url_env = server_config.postgres.url_env
+    assert set(env) == {CONFIG_PATH_ENV, url_env, *verifiers}
     assert env[CONFIG_PATH_ENV]["value"] == CONFIG_MOUNT
-    mounts = {m["mountPath"] for m in receiver_container["volumeMounts"]}
-    assert str(Path(CONFIG_MOUNT).parent) in mounts
-    assert str(Path(server_config.webhooks.spool_path).parent) in mounts
+    secret = _documents(DEPLOY / "k8s" / "secret.example.yaml")[0]
+    for name in (url_env, *verifiers):
+        reference = env[name]["valueFrom"]["secretKeyRef"]
+        assert reference["name"] == secret["metadata"]["name"] and reference["key"] in secret["stringData"]
+    # The spool is in PostgreSQL: only the config is mounted, so replicas run on any node.
+    assert {m["mountPath"] for m in receiver_container["volumeMounts"]} == {str(Path(CONFIG_MOUNT).parent)}
+    [deployment] = [d for d in _documents(DEPLOY / "k8s" / "webhook-receiver.yaml") if d["kind"] == "Deployment"]
+    assert "affinity" not in deployment["spec"]["template"]["spec"] and deployment["spec"]["replicas"] >= 2
+
+
+def test_every_volume_claim_the_helm_values_mount_is_defined_in_deploy_k8s(helm):
+    claims = {
+        document["metadata"]["name"]
+        for path in (DEPLOY / "k8s").glob("*.yaml")
+        for document in _documents(path)
+        if document["kind"] == "PersistentVolumeClaim"
+    }
+    [deployment] = helm["dagster-user-deployments"]["deployments"]
+    mounted = {v["persistentVolumeClaim"]["claimName"] for v in deployment["volumes"] if "persistentVolumeClaim" in v}
+    assert mounted and mounted <= claims
 
 
 def test_helm_values_deploy_the_code_location_with_the_k8s_run_launcher_and_our_queue(helm, image, server_config):

@@ -43,7 +43,7 @@ HOLD_POINTS: dict[str, tuple[type, str, Callable[[tuple, dict], bool] | None]] =
     # Landing downloads through `download_many`, a generator; its batches are the calls that return.
     "download": (PartnerFiles, "_download_batch", None),
     "ledger_row": (Ledger, "record_inbound_file", None),
-    "read": (Ledger, "set_inbound_stage", lambda args, kwargs: args[-1:] == ("read",)),
+    "read": (Ledger, "set_inbound_stages", lambda args, kwargs: args[-1:] == ("read",)),
     # One HTTP batch request (up to 30 documents), not one `batch()` call, which sends several.
     "batch": (QboClient, "request", lambda args, kwargs: bool(kwargs.get("batch"))),
     "ack_upload": (PartnerFiles, "upload", _is_ack_upload),

@@ -527,7 +527,7 @@ SCENARIOS: list[Scenario | StandaloneScenario] = [
     Scenario("kill_after_claim", "KC", kill_at("claim")),
     Scenario("kill_after_download", "KD", kill_at("download")),
     Scenario("kill_after_ledger_row", "KL", kill_at("ledger_row")),
-    Scenario("kill_after_read", "KR", kill_at("read", 2)),
+    Scenario("kill_after_read", "KR", kill_at("read")),  # every file of the run read, none posted
     Scenario("kill_after_posting_batch_1", "KB1", kill_at("batch", 1, many_documents)),
     Scenario("kill_after_posting_batch_2", "KB2", kill_at("batch", 2, many_documents)),
     Scenario("kill_after_posting_batch_3", "KB3", kill_at("batch", 3, many_documents)),

@@ -1,6 +1,7 @@
 """The webhook receiver over real HTTP: signed events of both formats land in the spool once; unsigned,
 forged, malformed, oversized, unknown-realm and old events are refused or ignored, counted, logged
-without secrets, and never spooled."""
+without secrets, and never spooled. Each test using the `receiver` fixture runs once on the SQLite spool
+file and once on the PostgreSQL spool."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psycopg2
 import pytest
 
 from qbo_sftp_assets.qbo.webhooks import signature_for
-from qbo_sftp_assets.webhooks import ReceiverSettings, RunningReceiver, start_receiver
+from qbo_sftp_assets.webhooks import PostgresSpool, ReceiverSettings, RunningReceiver, start_receiver
 from qbo_sftp_assets_tests.webhooks.test_webhooks_payload_shapes import ODD_SHAPES
 
 REALM = "9130357992221046"
@@ -59,8 +61,9 @@ def receiver_settings(spool_path: Path, **overrides) -> ReceiverSettings:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[RunningReceiver]:
-    with start_receiver(receiver_settings(tmp_path / "webhooks.sqlite", max_body_bytes=1_048_576)) as running:
+def receiver(tmp_path: Path, spool_url: str | None) -> Iterator[RunningReceiver]:
+    settings = receiver_settings(tmp_path / "webhooks.sqlite", spool_url=spool_url, max_body_bytes=1_048_576)
+    with start_receiver(settings) as running:
         yield running
 
 
@@ -218,8 +221,15 @@ def test_every_odd_json_shape_is_a_clean_400_over_http(receiver: RunningReceiver
 def test_health_fails_when_the_spool_is_gone_and_nothing_is_acknowledged(
     receiver: RunningReceiver, http: httpx.Client
 ) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{receiver.receiver.spool.path}{suffix}").unlink(missing_ok=True)
+    spool = receiver.receiver.spool
+    if isinstance(spool, PostgresSpool):
+        connection = psycopg2.connect(spool.url)
+        with connection, connection.cursor() as cursor:
+            cursor.execute("DROP TABLE webhook_events, webhook_spool_meta")
+        connection.close()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{spool.path}{suffix}").unlink(missing_ok=True)
     assert http.get("/health").status_code == 503
     body = legacy_body()
     assert post(http, body, signed(body)).status_code == 503  # Intuit retries; no 200 for an unstored event

@@ -17,7 +17,7 @@ import json
 
 import dagster as dg
 
-from qbo_sftp_assets.config import Config
+from qbo_sftp_assets.config import Config, ConfigError
 from qbo_sftp_assets.defs.jobs import AssetJob
 from qbo_sftp_assets.defs.outbound.triggers import change_feeds, change_run_request
 from qbo_sftp_assets.defs.qbo_snapshots.assets import ENTITY_OF_KEY
@@ -25,6 +25,7 @@ from qbo_sftp_assets.defs.resources import REALM_TAG, QboResource
 from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.pipeline.change_events import seen_by_webhooks
 from qbo_sftp_assets.qbo import CDC_MAX_AGE, CdcResult, CdcWindowTooOld, MissingCredentials, ReconnectRequired
+from qbo_sftp_assets.webhooks import spool_for
 
 CDC_INTERVAL_SECONDS = 60
 # Ask a little less than 30 days back, so a slow tick never crosses QBO's limit mid-request.
@@ -50,7 +51,6 @@ def _cdc_sensor(
     realm_id = config.company(company).realm_id
     feeds = change_feeds(config, company)
     entities = list(ENTITY_OF_KEY.values())
-    spool_path = config.webhooks.spool_path
 
     @dg.sensor(
         name=cdc_sensor_name(company),
@@ -89,7 +89,7 @@ def _cdc_sensor(
         watermark = _parse_time(result.time) or now
         if not changed:
             return dg.SensorResult(skip_reason=f"no changes since {since.isoformat()}", cursor=_cursor(watermark))
-        covered = _covered_by_webhooks(spool_path, realm_id, result, changed)
+        covered = _covered_by_webhooks(config, realm_id, result, changed)
         if covered:
             context.log.info(f"{company}: {', '.join(covered)} changes already arrived by webhook")
             changed = [e for e in changed if e not in covered]
@@ -118,8 +118,12 @@ def _cdc_sensor(
     return cdc_sensor
 
 
-def _covered_by_webhooks(spool_path: str, realm_id: str, result: CdcResult, changed: list[str]) -> list[str]:
+def _covered_by_webhooks(config: Config, realm_id: str, result: CdcResult, changed: list[str]) -> list[str]:
     """The changed entities whose every CDC change the webhook spool already holds."""
+    try:
+        spool = spool_for(config)
+    except ConfigError:
+        return []  # the spool's database URL is unset: nothing to ask, so CDC refreshes every change itself
     changes = {
         entity: [
             (str(o.get("Id")), (o.get("MetaData") or {}).get("LastUpdatedTime")) for o in result.changed.get(entity, ())
@@ -127,7 +131,7 @@ def _covered_by_webhooks(spool_path: str, realm_id: str, result: CdcResult, chan
         + [(t.id, t.last_updated) for t in result.deleted.get(entity, [])]
         for entity in changed
     }
-    seen = seen_by_webhooks(spool_path, realm_id, changes)
+    seen = seen_by_webhooks(spool, realm_id, changes)
     return [entity for entity in changed if all((entity, qbo_id) in seen for qbo_id, _ in changes[entity])]
 
 

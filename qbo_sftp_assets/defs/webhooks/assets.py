@@ -1,8 +1,9 @@
 """`qbo_webhook_changes`: a company's spooled webhook events applied to its snapshot rows in the ledger.
 
-The sensor reads the spool but must not write DuckDB (one writer at a time, and a sensor tick is not
-a run), so the fetch-and-write happens here, in a run in the ledger pool. The step reads every event
-after the ledger's own spool cursor, so it is idempotent and a run started by hand does the same.
+The sensor reads the spool (`webhooks.spool_backend`) but must not write DuckDB (one writer at a time,
+and a sensor tick is not a run), so the fetch-and-write happens here, in a run in the ledger pool. The
+step reads every event after the ledger's own spool cursor, so it is idempotent and a run started by
+hand does the same.
 """
 
 from typing import Any
@@ -11,7 +12,7 @@ import dagster as dg
 
 from qbo_sftp_assets.defs.resources import LEDGER_POOL, ConfigFileResource, LedgerResource, QboResource
 from qbo_sftp_assets.pipeline.change_events import AppliedEvents, apply_change_events
-from qbo_sftp_assets.webhooks import Spool
+from qbo_sftp_assets.webhooks import spool_for
 
 ASSET_NAME = "qbo_webhook_changes"
 GROUP = "quickbooks"
@@ -42,7 +43,7 @@ def webhook_change_assets(companies: dg.PartitionsDefinition) -> list[dg.AssetsD
         config = qbo_sftp_config.load()
         realm_id = config.company(company).realm_id
         with qbo.client(company) as client:
-            applied = apply_change_events(client, ledger.ledger(), Spool(config.webhooks.spool_path), realm_id)
+            applied = apply_change_events(client, ledger.ledger(), spool_for(config), realm_id)
         return dg.MaterializeResult(metadata=applied_metadata(applied))
 
     return [qbo_webhook_changes]

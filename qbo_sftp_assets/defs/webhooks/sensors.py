@@ -1,7 +1,8 @@
 """A webhook sensor per company: reads the spool after its cursor, asks for the changes to be applied,
 and requests each feed that follows those entities once its quiet period has passed.
 
-It reads the spool read-only and never opens the ledger. Each tick with new events of the company
+It reads the spool (`webhooks.spool_backend`: the SQLite file, or the PostgreSQL table) and never opens
+the ledger. Each tick with new events of the company
 requests one `qbo_webhook_changes` run (keyed by the spool position, so a retried tick asks once);
 feeds are debounced in the cursor: a feed waits until no event for its entities arrived for its
 `debounce_seconds` (or, under a never-ending stream of edits, MAX_WAIT_FACTOR quiet periods after the
@@ -16,7 +17,6 @@ after the ledger's own cursor, so it would miss those only if it failed for the 
 
 import datetime as dt
 import json
-import sqlite3
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -28,7 +28,7 @@ from qbo_sftp_assets.defs.resources import REALM_TAG
 from qbo_sftp_assets.defs.sensor_timing import minimum_interval
 from qbo_sftp_assets.defs.webhooks.assets import ASSET_NAME
 from qbo_sftp_assets.pipeline.change_events import APPLIED_ENTITIES
-from qbo_sftp_assets.webhooks import Spool, SpoolUnavailable
+from qbo_sftp_assets.webhooks import SPOOL_WRITE_ERRORS, AnySpool, SpoolUnavailable, spool_for
 
 WEBHOOK_INTERVAL_SECONDS = 5  # every look of the daemon
 MAX_EVENTS_PER_TICK = 5000
@@ -69,7 +69,6 @@ def _webhook_sensor(
     config: Config, company: str, snapshot_job: AssetJob, outbound_job: AssetJob
 ) -> dg.SensorDefinition:
     realm_id = config.company(company).realm_id
-    spool = Spool(config.webhooks.spool_path)
     feeds = change_feeds(config, company)
     retention = dt.timedelta(hours=config.webhooks.retention_hours)
 
@@ -82,9 +81,11 @@ def _webhook_sensor(
         jobs=[snapshot_job, outbound_job],
     )
     def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        # Opened per tick: a PostgreSQL spool's URL comes from the environment of the process evaluating it,
+        # and a missing one fails this tick with a message, not the loading of the code location.
         return evaluate_webhook_tick(
             context.cursor,
-            spool,
+            spool_for(config),
             company,
             realm_id,
             feeds,
@@ -99,7 +100,7 @@ def _webhook_sensor(
 
 def evaluate_webhook_tick(
     cursor_text: str | None,
-    spool: Spool,
+    spool: AnySpool,
     company: str,
     realm_id: str,
     feeds: dict[str, ChangeFeed],
@@ -151,7 +152,7 @@ def evaluate_webhook_tick(
     if retention is not None and cursor.spool is not None and due:
         try:
             pruned = spool.prune(now - retention, realm_id=realm_id, through=cursor.spool)
-        except (sqlite3.OperationalError, SpoolUnavailable) as error:
+        except SPOOL_WRITE_ERRORS as error:
             # A busy or missing spool is pruned on a later tick; the events themselves were read.
             notes.append(f"spool not pruned this time: {error}")
         else:
