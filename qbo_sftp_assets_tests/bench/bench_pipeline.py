@@ -169,6 +169,13 @@ def _root_cause(error: SerializableErrorInfo) -> str:
     return error.message.strip()
 
 
+def _engine_error(event: dg.EventLogEntry) -> bool:
+    dagster_event = event.dagster_event
+    if dagster_event is None or dagster_event.event_type != dg.DagsterEventType.ENGINE_EVENT:
+        return False
+    return dagster_event.engine_event_data.error is not None
+
+
 def _created(record: dg.RunRecord) -> float:
     return record.create_timestamp.timestamp()
 
@@ -251,6 +258,7 @@ def run() -> None:
                 # A run that failed without a failed step (it never started, or was stopped): Dagster's reason.
                 failures += [
                     f"{record.dagster_run.job_name} (no step failed): {event.message}"
+                    + (f" ({_root_cause(event.dagster_event.engine_event_data.error)})" if _engine_error(event) else "")
                     for record in records
                     if record.dagster_run.status == dg.DagsterRunStatus.FAILURE
                     and not instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
