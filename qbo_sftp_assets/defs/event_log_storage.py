@@ -69,18 +69,34 @@ class SqliteEventLogStorageKeepingEngines(SqliteEventLogStorage):
                 yield connection
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """What `store_event` writes for each event, for a batch of one run's asset events in one
-        transaction per database; any other batch event by event, as Dagster stores it."""
-        if len({event.run_id for event in events}) != 1 or not all(
-            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
-        ):
-            super().store_event_batch(events)
+        """What `store_event` writes for each event, with each stretch of one run's asset events in one
+        transaction per database. Anything else (a run's two planned check evaluations among its files'
+        planned materializations) is stored on its own, in its place."""
+        stretch: list[EventLogEntry] = []
+        for event in events:
+            if (
+                event.is_dagster_event
+                and event.dagster_event_type in ASSET_EVENTS
+                and (not stretch or event.run_id == stretch[0].run_id)
+            ):
+                stretch.append(event)
+                continue
+            self._store_asset_events(stretch)
+            stretch = []
+            if event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS:
+                stretch.append(event)  # another run's
+            else:
+                self.store_event(event)
+        self._store_asset_events(stretch)
+
+    def _store_asset_events(self, events: list[EventLogEntry]) -> None:
+        """One run's asset events: its database, then the cross-run index, as `store_event` writes them."""
+        if not events:
             return
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(events[0].run_id) as connection:
             for statement in statements:
                 connection.execute(statement)
-        # The cross-run index, as store_event mirrors each asset event there.
         with self.index_transaction() as connection:
             event_ids = []
             for statement in statements:
@@ -89,7 +105,7 @@ class SqliteEventLogStorageKeepingEngines(SqliteEventLogStorage):
                 if event_id is None:
                     raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
                 event_ids.append(event_id)
-            self._store_asset_event_tags(connection, list(events), event_ids)
+            self._store_asset_event_tags(connection, events, event_ids)
             for event, event_id in zip(events, event_ids, strict=True):
                 self._store_asset_event(connection, event, event_id)
 

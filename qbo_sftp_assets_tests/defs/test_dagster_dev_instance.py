@@ -86,13 +86,26 @@ def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(tmp
         for key in context.partition_keys:
             context.add_asset_metadata({"file": key}, partition_key=key)
 
+    # A check's planned evaluation goes in the same batch as the files' planned materializations.
+    @dg.asset_check(asset=landed, partitions_def=files)  # type: ignore[arg-type]
+    def file_read(context: dg.AssetCheckExecutionContext) -> None:
+        for key in context.op_execution_context.partition_keys:
+            context.op_execution_context.log_event(
+                dg.AssetCheckEvaluation(asset_key=landed.key, check_name="file_read", passed=True, partition=key)
+            )
+
     home = prepare_dagster_home(tmp_path / "home")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         keys = [f"acme/AP_{index:02d}.csv" for index in range(12)]
         instance.add_dynamic_partitions("files", keys)
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-        assert dg.materialize([landed], instance=instance, tags=tags).success
+        result = dg.materialize([landed, file_read], instance=instance, tags=tags)
+        assert result.success
         assert stored_batches and max(stored_batches) == 7
+        logged = [event.dagster_event_type for event in instance.all_logs(result.run_id)]
+        assert logged.count(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED) == len(keys)
+        assert logged.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED) == 1
+        assert logged.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION) == len(keys)
         assert instance.get_materialized_partitions(landed.key) == set(keys)
         records = instance.fetch_materializations(landed.key, limit=100).records
         assert sorted((r.partition_key, r.asset_materialization.metadata["file"].value) for r in records) == [
