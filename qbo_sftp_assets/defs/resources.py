@@ -104,13 +104,24 @@ class SftpResource(dg.ConfigurableResource):
 
 
 class _PerPartitionPickles(PickledObjectFilesystemIOManager):
-    """Pickles a partitioned output given as `{partition_key: value}`, one file per partition.
+    """Pickles a partitioned output given as `{partition_key: value}`, one file per partition and run.
 
     Dagster's filesystem IO manager refuses an output that spans several partitions, which is what
     a single-run backfill over many inbound files produces; here every file keeps its own stored
     value, so re-materializing one file's partition later reads exactly that file's upstream value.
     Inputs always arrive as `{partition_key: value}`, for one partition or many.
+
+    Two runs may hold the same file's partition at once (a range asked twice, a sensor's run beside a
+    replay): the one that lost the file's claim stores "no file" for it. So each run writes its own
+    copy under `RUNS_FOLDER/<run id>/` and a step reads what its upstream step produced in that run
+    (or in the parent run, for a re-execution). The partition's plain path is a hard link to the newest
+    copy, replaced atomically, for a run that loads the value without producing it.
     """
+
+    RUNS_FOLDER = "partition_values_by_run"
+
+    def _run_copy(self, path: Any, run_id: str) -> Any:
+        return self._base_path / self.RUNS_FOLDER / run_id / path.relative_to(self._base_path)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if not context.has_asset_partitions:
@@ -123,14 +134,40 @@ class _PerPartitionPickles(PickledObjectFilesystemIOManager):
                 f"{context.asset_key.to_user_string()} returned no value for partitions {missing}"
             )
         for key, path in paths.items():
+            run_copy = self._run_copy(path, context.run_id)
+            self.make_directory(run_copy.parent)
             self.make_directory(path.parent)
-            self.dump_to_path(context=context, obj=obj[key], path=path)
+            # Each value is a new file renamed into place, so a reader sees the old value or the new one,
+            # never half a pickle, and a step retried in this run does not rewrite the file `path` links to.
+            written = run_copy.with_name(f".{run_copy.name}.writing")
+            self.dump_to_path(context=context, obj=obj[key], path=written)
+            written.replace(run_copy)
+            newest = path.with_name(f".{path.name}.{context.run_id}")
+            newest.unlink(missing_ok=True)  # left by a crash between the link and the rename
+            newest.hardlink_to(run_copy)
+            newest.replace(path)
 
     def load_input(self, context: dg.InputContext) -> Any:
         if not context.has_asset_partitions:
             return super().load_input(context)
-        paths = self._get_paths_for_partitions(context)
-        return {key: self.load_from_path(context, path) for key, path in paths.items()}
+        producing_run = _producing_run(context)
+        values = {}
+        for key, path in self._get_paths_for_partitions(context).items():
+            run_copy = self._run_copy(path, producing_run) if producing_run else None
+            values[key] = self.load_from_path(context, run_copy if run_copy and run_copy.exists() else path)
+        return values
+
+
+def _producing_run(context: dg.InputContext) -> str | None:
+    """The run whose step produced this input (this run, or the parent of a re-execution); None when
+    the upstream asset is loaded from storage without a step of this run's plan behind it."""
+    upstream = context.upstream_output
+    if upstream is None:
+        return None
+    try:
+        return upstream.run_id
+    except dg.DagsterInvariantViolationError:  # Dagster's way of saying the output context has no run
+        return None
 
 
 class FilePartitionsIOManager(dg.ConfigurableIOManagerFactory):

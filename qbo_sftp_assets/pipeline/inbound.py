@@ -608,4 +608,10 @@ def _move(files: PartnerFiles, landed: LandedFile, target: str) -> str:
     in_error = remote_path(files.folder("error"), landed.name)
     if files.exists(in_error) is not None:
         return in_error if target == "error" else files.move(landed.name, "error", target)
+    # Another run asked for the same file filed it while this one worked on it: name where it went
+    # (a move keeps size and mtime, which tell it from an older file of the same name).
+    in_target = remote_path(files.folder(target), landed.name)
+    there = files.exists(in_target)
+    if there is not None and (there.st_size, there.st_mtime) == (landed.size, landed.mtime):
+        return in_target
     return landed.record.remote_path

@@ -21,6 +21,7 @@ import pytest
 from qbo_sftp_assets.dagster_dev import LEDGER_POOL, POSTGRES_URL_ENV, prepare_dagster_home
 from qbo_sftp_assets.defs.jobs import INBOUND_JOB
 from qbo_sftp_assets.embedded import environment_variables
+from qbo_sftp_assets.ledger import ledger_for
 from qbo_sftp_assets.qbo.client import qbo_client_for
 from qbo_sftp_assets_tests.bench.bench_pipeline import DroppedFile, drop_all
 from qbo_sftp_assets_tests.fixtures_postgres import PostgresCluster
@@ -88,6 +89,9 @@ def test_concurrent_runs_over_the_same_partners_post_each_bill_once_file_everyth
                     numbers = Counter(bill.get("DocNumber") for bill in client.query("SELECT * FROM Bill"))
                 expected = {bill for file in dealt[index] for bill in _bill_numbers(file)}
                 assert {number: numbers[number] for number in expected} == dict.fromkeys(expected, 1)
+            # The runs that shared a file share its ledger row, and it names where the file really went.
+            rows = ledger_for(config).query("SELECT remote_path, stage FROM inbound_files ORDER BY remote_path")
+        assert rows == sorted((f"{file.partner}/archive/{file.name}", "filed") for file in everything)
         for files, realm in zip(dealt, site.realms.values(), strict=True):
             assert after[realm]["writes"].get("Bill", 0) - before[realm]["writes"].get("Bill", 0) == sum(
                 file.bills for file in files

@@ -119,7 +119,7 @@ def processed_evaluation(key: str, filed: Any) -> dg.AssetCheckEvaluation:
     if isinstance(filed, FileFailure):
         return _failed(inbound_ack.key, PROCESSED_CHECK_NAME, key, filed)
     description = (
-        "no file: it was in neither inbound/ nor processing/ (filed already, or removed)"
+        "no file: it was in neither inbound/ nor processing/ (filed already, claimed by another run, or removed)"
         if filed is None
         else f"filed to {filed.final_path} ({filed.status})"
     )
