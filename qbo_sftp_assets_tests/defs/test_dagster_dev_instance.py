@@ -1,15 +1,34 @@
 """The instance `qbo-sftp dev` runs on: queued runs per realm, threaded sensors, the ledger pool at 1."""
 
+from pathlib import Path
+
 import dagster as dg
+import pytest
 import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from qbo_sftp_assets.dagster_dev import INSTANCE_YAML, LEDGER_POOL, instance_yaml, prepare_dagster_home
+from qbo_sftp_assets.dagster_dev import (
+    INSTANCE_YAML,
+    LEDGER_POOL,
+    POSTGRES_URL_ENV,
+    instance_yaml,
+    prepare_dagster_home,
+)
 from qbo_sftp_assets.defs.event_log_storage import (
     ENGINES_KEPT,
     EVENT_BATCH_SIZE_ENV,
+    PostgresEventLogStorageKeepingConnections,
     SqliteEventLogStorageKeepingEngines,
 )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def batching_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `qbo-sftp dev` home on the single-machine instance, or on deploy/dagster.yaml's PostgreSQL one."""
+    if request.param == "sqlite":
+        return prepare_dagster_home(tmp_path / "home")
+    monkeypatch.setenv(POSTGRES_URL_ENV, "unset")  # restored after the test; prepare_dagster_home sets it
+    return prepare_dagster_home(tmp_path / "home", postgres_url=request.getfixturevalue("postgres_url"))
 
 
 def test_dev_home_gets_the_queued_coordinator_threaded_sensors_and_the_ledger_pool_limit(tmp_path):
@@ -67,19 +86,23 @@ def test_the_event_log_keeps_one_engine_per_database_and_stores_every_event(tmp_
         assert sorted(record.partition_key for record in materialized) == ["f0", "f1", "f2", "f3"]
 
 
-def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(tmp_path, monkeypatch):
+def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(batching_home, monkeypatch):
     """With Dagster's event batching on (as `qbo-sftp dev` sets it), a ranged run's planned events and its
     step's materializations are stored a batch at a time, and each file's partition is recorded as one."""
     monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "7")  # batches that end mid-run, and a last one cut short
     files = dg.DynamicPartitionsDefinition(name="files")
     stored_batches: list[int] = []
-    original = SqliteEventLogStorageKeepingEngines.store_event_batch
+    storages = (SqliteEventLogStorageKeepingEngines, PostgresEventLogStorageKeepingConnections)
 
-    def counting(self, events):
-        stored_batches.append(len(events))
-        original(self, events)
+    def counting(original):
+        def store_event_batch(self, events):
+            stored_batches.append(len(events))
+            original(self, events)
 
-    monkeypatch.setattr(SqliteEventLogStorageKeepingEngines, "store_event_batch", counting)
+        return store_event_batch
+
+    for storage in storages:
+        monkeypatch.setattr(storage, "store_event_batch", counting(storage.store_event_batch))
 
     @dg.asset(partitions_def=files, backfill_policy=dg.BackfillPolicy.single_run())
     def landed(context: dg.AssetExecutionContext) -> None:
@@ -94,8 +117,8 @@ def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(tmp
                 dg.AssetCheckEvaluation(asset_key=landed.key, check_name="file_read", passed=True, partition=key)
             )
 
-    home = prepare_dagster_home(tmp_path / "home")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(batching_home)) as instance:
+        assert isinstance(instance.event_log_storage, storages)
         keys = [f"acme/AP_{index:02d}.csv" for index in range(12)]
         instance.add_dynamic_partitions("files", keys)
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
@@ -113,7 +136,7 @@ def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(tmp
         ]
 
 
-def test_the_files_of_a_failed_run_show_failed_when_events_are_batched(tmp_path, monkeypatch):
+def test_the_files_of_a_failed_run_show_failed_when_events_are_batched(batching_home, monkeypatch):
     """Planned events stay one per file when batched, so a run that fails marks each of its files failed."""
     monkeypatch.setenv(EVENT_BATCH_SIZE_ENV, "1000")
     files = dg.DynamicPartitionsDefinition(name="files")
@@ -122,8 +145,7 @@ def test_the_files_of_a_failed_run_show_failed_when_events_are_batched(tmp_path,
     def landed(context: dg.AssetExecutionContext) -> None:
         raise RuntimeError("the SFTP server went away")
 
-    home = prepare_dagster_home(tmp_path / "home")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(batching_home)) as instance:
         keys = [f"acme/AP_{index:02d}.csv" for index in range(5)]
         instance.add_dynamic_partitions("files", keys)
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}

@@ -141,7 +141,8 @@ def test_the_image_carries_the_postgres_instance_and_the_k8s_launcher_of_our_dag
     [postgres_pin] = [d for d in dependencies if d.startswith("dagster-postgres==")]
     assert f'"dagster-k8s=={postgres_pin.split("==")[1]}"' in dockerfile
     instance = _yaml(POSTGRES_INSTANCE_YAML)
-    assert instance["storage"]["postgres"]["postgres_url"]["env"] == POSTGRES_URL_ENV
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert instance[storage]["config"]["postgres_url"]["env"] == POSTGRES_URL_ENV, storage
 
 
 def test_the_receiver_command_is_the_cli_serve_command_on_the_port_it_exposes(compose, receiver_container):

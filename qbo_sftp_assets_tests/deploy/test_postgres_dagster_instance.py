@@ -14,8 +14,9 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 import pytest
+import sqlalchemy
 import yaml
-from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+from dagster_postgres import PostgresRunStorage, PostgresScheduleStorage
 
 from qbo_sftp_assets.dagster_dev import (
     INSTANCE_YAML,
@@ -27,14 +28,16 @@ from qbo_sftp_assets.dagster_dev import (
     graphql,
     prepare_dagster_home,
 )
+from qbo_sftp_assets.defs.event_log_storage import PostgresEventLogStorageKeepingConnections
 from qbo_sftp_assets.defs.realm_runs import RealmTaggingRunCoordinator
 from qbo_sftp_assets.defs.resources import REALM_TAG
 
 
 def test_the_deploy_instance_queues_and_limits_runs_like_the_single_machine_one() -> None:
     single, deploy = (yaml.safe_load(path.read_text()) for path in (INSTANCE_YAML, POSTGRES_INSTANCE_YAML))
-    assert deploy["storage"] == {"postgres": {"postgres_url": {"env": POSTGRES_URL_ENV}}}
-    assert "storage" not in single
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert deploy[storage]["config"] == {"postgres_url": {"env": POSTGRES_URL_ENV}}, storage
+    assert "run_storage" not in single
     for section in ("run_coordinator", "schedules", "telemetry"):
         assert deploy[section] == single[section], section
     # One machine submits a tick's few big runs in order (the first queued soonest); a deployment of many
@@ -62,7 +65,7 @@ def test_a_run_stored_by_one_instance_is_read_by_another_on_the_same_database(
     assert os.environ[POSTGRES_URL_ENV].startswith("postgresql+psycopg2://")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
-        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorageKeepingConnections)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert isinstance(instance.run_coordinator, RealmTaggingRunCoordinator)
         assert instance.run_coordinator.dequeue_interval_seconds == 1
@@ -90,6 +93,35 @@ def test_a_run_stored_by_one_instance_is_read_by_another_on_the_same_database(
     finally:
         connection.close()
     assert not list(home.rglob("*.db")) and not list(other.rglob("*.db"))
+
+
+def test_a_run_stores_its_events_over_one_kept_connection(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stock storage opened a server connection (a new backend process) for every stored event."""
+    monkeypatch.setenv(POSTGRES_URL_ENV, "unset")  # restored after the test; prepare_dagster_home sets it
+    home = prepare_dagster_home(tmp_path / "home", postgres_url=postgres_url)
+    files = dg.DynamicPartitionsDefinition(name="files")
+
+    @dg.asset(partitions_def=files)
+    def landed(context) -> dg.MaterializeResult:  # type: ignore[no-untyped-def]  # annotations are strings here
+        return dg.MaterializeResult(metadata={"file": context.partition_key})
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("files", ["partner/a.csv", "partner/b.csv"])
+        opened: list[object] = []
+        sqlalchemy.event.listen(instance.event_log_storage._engine, "connect", lambda *_: opened.append(1))
+        for key in ("partner/a.csv", "partner/b.csv"):
+            assert dg.materialize([landed], instance=instance, partition_key=key).success
+        events = instance.get_records_for_run(instance.get_runs()[0].run_id).records
+        assert len(events) > 10
+        assert len(opened) <= 2  # one, and one beside it while Dagster asks about its tables
+        # Another process reads what this one stored, each materialization once.
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "dagster.yaml").write_text(POSTGRES_INSTANCE_YAML.read_text())
+    with dg.DagsterInstance.from_config(str(other)) as reader:
+        assert reader.get_materialized_partitions(landed.key) == {"partner/a.csv", "partner/b.csv"}
 
 
 def _count(postgres_url: str, table: str) -> int:
@@ -131,7 +163,8 @@ def test_qbo_sftp_dev_with_postgres_serves_the_ui_and_ticks_sensors_on_it(tmp_pa
     try:
         wait_for("the UI", lambda: re.search(r"Dagster UI on http://127\.0\.0\.1:\d+", log_path.read_text()))
         info = graphql(f"http://127.0.0.1:{port}", "{ instance { info } }")["instance"]["info"]
-        assert "run_storage: PostgresRunStorage" in info and "event_log_storage: PostgresEventLogStorage" in info
+        assert "class: PostgresRunStorage" in info
+        assert "class: PostgresEventLogStorageKeepingConnections" in info
         assert "key: qbo/realm_id" in info
         # The daemon (another process) records its sensor ticks in the same database.
         wait_for("a sensor tick in PostgreSQL", lambda: _count(postgres_url, "job_ticks") > 0)
