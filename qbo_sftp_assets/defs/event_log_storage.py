@@ -90,6 +90,23 @@ def store_in_stretches(
         store_asset_events(stretch)
 
 
+def latest_of_each_kind(events: Sequence[EventLogEntry]) -> list[int]:
+    """The indexes, in order, of the last event of each asset and event type.
+
+    `_store_asset_event` upserts an asset's row in the asset table, each column last writer wins, and
+    what an event writes depends only on its type and itself; so the last event of each asset and type,
+    stored in their order, leave the row exactly as every event would. For 1,000 files that is one
+    upsert per asset and type instead of 10,000 (Dagster's own batch keeps just the last of a batch of
+    one asset's materializations, for the same reason).
+    """
+    last: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        dagster_event = event.get_dagster_event()
+        key = dagster_event.asset_key.to_string() if dagster_event.asset_key else ""
+        last[(key, dagster_event.event_type_value)] = index
+    return sorted(last.values())
+
+
 class SqliteEventLogStorageKeepingEngines(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with one engine per database file, kept for the next connection."""
 
@@ -131,8 +148,8 @@ class SqliteEventLogStorageKeepingEngines(SqliteEventLogStorage):
                     raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
                 event_ids.append(event_id)
             self._store_asset_event_tags(connection, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
-                self._store_asset_event(connection, event, event_id)
+            for index in latest_of_each_kind(events):
+                self._store_asset_event(connection, events[index], event_ids[index])
 
     def has_table(self, table_name: str) -> bool:
         """Dagster asks before every check evaluation, event tag and pool claim, with a new engine each
@@ -234,5 +251,5 @@ class PostgresEventLogStorageKeepingConnections(PostgresEventLogStorage):
                 connection.execute(db.text(f"NOTIFY {CHANNEL_NAME}, :notify_id"), {"notify_id": f"{run_id}_{event_id}"})
             event_ids = [int(event_id) for _run_id, event_id in rows]
             self._store_asset_event_tags(connection, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
-                self._store_asset_event(connection, event, event_id)
+            for index in latest_of_each_kind(events):
+                self._store_asset_event(connection, events[index], event_ids[index])

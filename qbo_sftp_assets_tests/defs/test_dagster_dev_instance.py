@@ -130,7 +130,13 @@ def test_a_runs_asset_events_are_stored_in_batches_and_every_partition_shows(bat
         assert logged.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED) == 1
         assert logged.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION) == len(keys)
         assert instance.get_materialized_partitions(landed.key) == set(keys)
+        # The asset's row holds the last event's values, as storing them one by one would leave it.
+        [asset] = instance.get_asset_records([landed.key])
+        assert asset.asset_entry.last_run_id == result.run_id
         records = instance.fetch_materializations(landed.key, limit=100).records
+        newest = max(records, key=lambda record: record.storage_id)
+        last = asset.asset_entry.last_materialization_record
+        assert last is not None and (last.storage_id, last.partition_key) == (newest.storage_id, newest.partition_key)
         assert sorted((r.partition_key, r.asset_materialization.metadata["file"].value) for r in records) == [
             (key, key) for key in keys
         ]
