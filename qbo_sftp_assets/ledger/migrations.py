@@ -133,6 +133,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE postings ADD COLUMN payload JSON;
     ALTER TABLE postings ADD COLUMN linked_file_sha256 VARCHAR;
     """,
+    # 4: which landing holds an inbound file. A run that resumes a file from processing/ takes it over;
+    # the run it took the file from then leaves acknowledging and filing it to the newer one.
+    """
+    ALTER TABLE inbound_files ADD COLUMN landing VARCHAR;
+    """,
 )
 
 LATEST_SCHEMA_VERSION = len(MIGRATIONS)

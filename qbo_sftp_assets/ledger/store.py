@@ -310,9 +310,11 @@ class Ledger:
         size: int,
         received_at: dt.datetime | None = None,
         stage: str | None = None,
+        landing: str | None = None,
     ) -> InboundFile:
         """Record a received file; `duplicate_of` is set when the same bytes already came from this partner.
-        `stage` starts the file's progress (see `set_inbound_stage`) in the same write."""
+        `stage` starts the file's progress (see `set_inbound_stage`) and `landing` names the landing that
+        holds it (see `take_over_inbound_file`), in the same write."""
 
         def work(c: LedgerCursor) -> InboundFile:
             first = c.execute(
@@ -325,8 +327,8 @@ class Ledger:
             now = _now()
             row = c.execute(
                 "INSERT INTO inbound_files (sha256, partner, remote_path, size, received_at, status, "
-                "duplicate_of, updated_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [sha256, partner, remote_path, size, received_at or now, status, duplicate_of, now, stage],
+                "duplicate_of, updated_at, stage, landing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [sha256, partner, remote_path, size, received_at or now, status, duplicate_of, now, stage, landing],
             ).fetchone()
             return self._inbound_by_id(c, row[0])
 
@@ -350,14 +352,15 @@ class Ledger:
         *,
         remote_path: str | None = None,
         stage: str | None = None,
+        landing: str | None = None,
     ) -> None:
         """Record what became of an inbound file; `remote_path` is where it now lies (archive/, error/),
-        `stage` how far the pipeline got with it, in the same write."""
+        `stage` how far the pipeline got with it and `landing` the landing that holds it, in the same write."""
         self.transaction(
             lambda c: c.execute(
                 "UPDATE inbound_files SET status = ?, detail = ?, remote_path = coalesce(?, remote_path), "
-                "stage = coalesce(?, stage), updated_at = ? WHERE id = ?",
-                [status, detail, remote_path, stage, _now(), file_id],
+                "stage = coalesce(?, stage), landing = coalesce(?, landing), updated_at = ? WHERE id = ?",
+                [status, detail, remote_path, stage, landing, _now(), file_id],
             )
         )
 
@@ -379,6 +382,25 @@ class Ledger:
                 [stage, _now(), *file_ids],
             )
         )
+
+    def take_over_inbound_file(self, file_id: int, landing: str, remote_path: str | None = None) -> None:
+        """Name `landing` as the one that holds the file from now on (a run resuming it from processing/,
+        perhaps while another still works on it), and where the file is when that changed."""
+        self.transaction(
+            lambda c: c.execute(
+                "UPDATE inbound_files SET landing = ?, remote_path = coalesce(?, remote_path), updated_at = ? "
+                "WHERE id = ?",
+                [landing, remote_path, _now(), file_id],
+            )
+        )
+
+    def inbound_landings(self, file_ids: Sequence[int]) -> dict[int, str | None]:
+        """The landing that holds each file now (None for a file recorded before landings were named)."""
+        if not file_ids:
+            return {}
+        placeholders = ", ".join("?" for _ in file_ids)
+        rows = self.query(f"SELECT id, landing FROM inbound_files WHERE id IN ({placeholders})", list(file_ids))
+        return {int(file_id): landing for file_id, landing in rows}
 
     def inbound_stage(self, file_id: int) -> str | None:
         rows = self.query("SELECT stage FROM inbound_files WHERE id = ?", [file_id])

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,9 @@ class LandedFile:
     size: int
     record: InboundFile
     mtime: int | None = None  # the remote file's mtime (whole seconds) when it was downloaded
+    # Names this landing in the ledger; a later landing of the same file (another run resuming it from
+    # processing/) takes the file over. None for a file landed before landings were named.
+    landing: str | None = None
 
     @property
     def expect(self) -> RemoteStat:
@@ -154,7 +158,8 @@ def land_many(
     download them all with their requests in flight together; hash and record each in the ledger.
 
     A resumed file keeps its ledger row (never a duplicate of itself); so does a file a person moved
-    back from processing/ to inbound/ before it was filed. One listing of each folder replaces a
+    back from processing/ to inbound/ before it was filed. Either way this landing takes the file over:
+    a run still working on it leaves its acknowledgment and filing to this one. One listing of each folder replaces a
     `stat` per file, and `download_many` makes a round trip per batch of files rather than per
     request (what a WAN link makes slow); each download is bounded by the size its listing gave.
     A file's own failure (refused, changed size, a ledger row refused) is that file's `error`; a
@@ -162,6 +167,7 @@ def land_many(
     """
     local_dir = landing_dir / partner_name
     local_dir.mkdir(parents=True, exist_ok=True)
+    landing = uuid.uuid4().hex
     finish_interrupted_filings(files, partner_name, ledger)
     stranded = _files_in(files, "processing")
     waiting = _files_in(files, "inbound")
@@ -195,7 +201,11 @@ def land_many(
         try:
             record = ledger.unfinished_inbound_file(partner_name, entry.path) if name in stranded else None
             if record is None:
-                record = _record_unless_unfinished(ledger, partner_name, entry.path, downloaded.sha256, downloaded.size)
+                record = _record_unless_unfinished(
+                    ledger, partner_name, entry.path, downloaded.sha256, downloaded.size, landing
+                )
+            else:
+                ledger.take_over_inbound_file(record.id, landing)
         except (LedgerBusy, LedgerTooNew):
             raise  # about the whole ledger, not this file
         except LedgerError as error:
@@ -209,6 +219,7 @@ def land_many(
             downloaded.size,
             record,
             downloaded.mtime,
+            landing,
         )
         results[name] = Landing(name, landed)
     return [results[name] for name in names]
@@ -235,14 +246,18 @@ def finish_interrupted_filings(files: PartnerFiles, partner_name: str, ledger: L
     return finished
 
 
-def _record_unless_unfinished(ledger: Ledger, partner: str, path: str, sha256: str, size: int) -> InboundFile:
+def _record_unless_unfinished(
+    ledger: Ledger, partner: str, path: str, sha256: str, size: int, landing: str
+) -> InboundFile:
     earlier = ledger.inbound_file_by_sha(partner, sha256)
     if earlier is not None and earlier.duplicate_of is None and (ledger.inbound_stage(earlier.id) or "") != "filed":
         # The same bytes were landed but never filed (a crash, then a person moved the file back):
         # finish that row instead of filing the file as a duplicate of itself.
-        ledger.set_inbound_status(earlier.id, earlier.status, remote_path=path)
+        ledger.take_over_inbound_file(earlier.id, landing, remote_path=path)
         return ledger.inbound_file(earlier.id)
-    return ledger.record_inbound_file(sha256=sha256, partner=partner, remote_path=path, size=size, stage="landed")
+    return ledger.record_inbound_file(
+        sha256=sha256, partner=partner, remote_path=path, size=size, stage="landed", landing=landing
+    )
 
 
 def inbound_rule_for(partner: Partner, name: str) -> InboundRule | None:
@@ -584,7 +599,10 @@ def _file(
     processing/ for a file no run will find there again.
     """
     intended = remote_path(files.folder(target), landed.name)
-    ledger.set_inbound_status(landed.record.id, status, detail, remote_path=intended, stage="filing")
+    # The landing that files the file holds it: a run that took the file over meanwhile then leaves it.
+    ledger.set_inbound_status(
+        landed.record.id, status, detail, remote_path=intended, stage="filing", landing=landed.landing
+    )
     try:
         final = _move(files, landed, target)
     except FileChangedSinceDownloadError as changed:

@@ -279,7 +279,8 @@ def acknowledge_files(
     """Send each file's acks and file it to archive/ or error/, one SFTP session per partner.
 
     A file that failed earlier is filed to error/ when retrying cannot help (nobody to acknowledge),
-    and otherwise left in processing/ for the next run.
+    and otherwise left in processing/ for the next run. A file another run has taken over since this
+    one landed it (it resumed the file from processing/) is left to that run: None, as for no file.
     """
     filed: dict[str, FiledFile | FileFailure | None] = {}
     present: dict[str, tuple[str, str]] = {}
@@ -292,9 +293,23 @@ def acknowledge_files(
             present[key] = where
     for partner, names in _by_partner(present).items():
         with open_partner(partner) as session, ledger.session():
-            for key, _name in names:
+            for key, name in names:
+                if _taken_over(_landed(parsed[key]), ledger):
+                    logger.info("%s/%s: taken over by another run, which acknowledges and files it", partner, name)
+                    filed[key] = None
+                    continue
                 filed[key] = _acknowledge_one(session, parsed[key], outcomes[key], config, ledger, as_of)
     return {key: filed[key] for key in outcomes}
+
+
+def _taken_over(landed: LandedFile | None, ledger: Ledger) -> bool:
+    """Whether another landing holds the file now: a run that resumed it from processing/ after this one
+    landed it, or one that filed it meanwhile. Asked just before the file is answered, so that the
+    window in which two runs could both answer it is one file's ack, not a whole step."""
+    if landed is None or landed.landing is None:
+        return False  # landed before landings were named: nothing to compare
+    holder = ledger.inbound_landings([landed.record.id]).get(landed.record.id)
+    return holder is not None and holder != landed.landing
 
 
 def _partner_and_name(file: ParsedFile | FileFailure | None) -> tuple[str, str] | None:

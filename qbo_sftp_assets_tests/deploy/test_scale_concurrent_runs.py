@@ -79,6 +79,14 @@ def test_concurrent_runs_over_the_same_partners_post_each_bill_once_file_everyth
 
         done, waiting = filed(site.sftp.root, everything)
         assert waiting == [] and done == len(everything)
+        # One answer per file: the run a shared file was taken from left the ack to the one that took it.
+        acks = [
+            ack.name
+            for file in everything
+            for ack in (site.sftp.root / file.partner / "acks").iterdir()
+            if ack.name.startswith(f"{file.name}.")
+        ]
+        assert len(acks) == len(everything), sorted(acks)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             runs = instance.get_runs(dg.RunsFilter(job_name=INBOUND_JOB))
             assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(workers)
@@ -91,7 +99,8 @@ def test_concurrent_runs_over_the_same_partners_post_each_bill_once_file_everyth
                 assert {number: numbers[number] for number in expected} == dict.fromkeys(expected, 1)
             # The runs that shared a file share its ledger row, and it names where the file really went.
             rows = ledger_for(config).query("SELECT remote_path, stage FROM inbound_files ORDER BY remote_path")
-        assert rows == sorted((f"{file.partner}/archive/{file.name}", "filed") for file in everything)
+        expected_rows = sorted((f"{file.partner}/archive/{file.name}", "filed") for file in everything)
+        assert rows == expected_rows, (sorted(set(rows) - set(expected_rows)), sorted(set(expected_rows) - set(rows)))
         for files, realm in zip(dealt, site.realms.values(), strict=True):
             assert after[realm]["writes"].get("Bill", 0) - before[realm]["writes"].get("Bill", 0) == sum(
                 file.bills for file in files

@@ -26,8 +26,8 @@ from qbo_sftp_assets.formats.outcomes import DocumentOutcome
 from qbo_sftp_assets.formats.x12 import Parties, write_810
 from qbo_sftp_assets.ledger import Ledger
 from qbo_sftp_assets.mapping import ReferenceData, plan_postings, refresh_reference
-from qbo_sftp_assets.pipeline import inbound
-from qbo_sftp_assets.pipeline.inbound import FiledFile, ParsedFile
+from qbo_sftp_assets.pipeline import inbound, inbound_batch
+from qbo_sftp_assets.pipeline.inbound import FiledFile, LandedFile, ParsedFile
 from qbo_sftp_assets.pipeline.posting import FilePostings, post_files
 from qbo_sftp_assets.qbo.client import qbo_client_for
 from qbo_sftp_assets.sftp import PartnerFiles, partner_files
@@ -297,6 +297,54 @@ def test_a_repeated_interchange_in_other_bytes_is_answered_not_posted_again(site
         assert acks == [f"{resent}.997"]
         original_997 = (site.folder(X12_PARTNER, "acks") / f"{first}.997").read_bytes()
         assert (site.folder(X12_PARTNER, "acks") / acks[0]).read_bytes() == original_997
+
+
+@pytest.mark.parametrize("answers_first", ["the run that claimed it", "the run that took it over"])
+def test_a_file_two_runs_hold_at_once_is_answered_and_filed_once(site: Site, answers_first: str):
+    """Two runs asked for one file at once: the first claims it, the second resumes it from processing/
+    and takes it over. Both post (idempotently); whichever reaches the acks first, the partner gets one
+    ack, the file is filed once, and the ledger row says where it went."""
+    number = unique("TKO")
+    name = f"AP_takeover_{uuid.uuid4().hex[:4]}.csv"
+    site.drop(CSV_PARTNER, name, csv_bills(number))
+    key = f"{CSV_PARTNER}/{name}"
+    now = dt.datetime.now(dt.UTC)
+
+    def open_client(company: str):
+        return qbo_client_for(site.config, company)
+
+    runs = []
+    for run in ("claimed", "took_over"):
+        landed = inbound_batch.land_files(site.files, {key: (CSV_PARTNER, name)}, site.ledger, site.landing / run)
+        parsed = inbound_batch.read_files(landed, site.config, site.ledger, as_of=now)
+        runs.append((parsed, landed))
+    claimed, took_over = (landed[key] for _parsed, landed in runs)
+    assert isinstance(claimed, LandedFile) and isinstance(took_over, LandedFile)
+    assert claimed.record.id == took_over.record.id and claimed.landing != took_over.landing
+    posted = []
+    for parsed, _landed in runs:
+        validated = inbound_batch.validate_files(parsed, site.config, site.ledger)
+        posted.append(inbound_batch.post_validated_files(open_client, parsed, validated, site.config, site.ledger))
+    order = [0, 1] if answers_first == "the run that claimed it" else [1, 0]
+    filed = {}
+    for index in order:
+        filed[index] = inbound_batch.acknowledge_files(
+            site.files, runs[index][0], posted[index], site.config, site.ledger, as_of=now
+        )[key]
+    assert filed[0] is None  # left to the run that took it over
+    assert isinstance(filed[1], FiledFile) and filed[1].final_path == f"{CSV_PARTNER}/archive/{name}"
+    assert site.acks(CSV_PARTNER, name) == [f"{name}.ack.csv"]
+    assert site.bills(number) == 1
+    assert [(stage, path) for _id, _dup, stage, path in _rows_with_paths(site, name)] == [
+        ("filed", filed[1].final_path)
+    ]
+
+
+def _rows_with_paths(site: Site, name: str) -> list[tuple]:
+    return site.ledger.query(
+        "SELECT id, duplicate_of, stage, remote_path FROM inbound_files WHERE remote_path LIKE ? ORDER BY id",
+        [f"%/{name}"],
+    )
 
 
 # --- application acks: revisions and the 824 ------------------------------------------------------
