@@ -15,12 +15,19 @@ from qbo_sftp_assets_tests.fixtures_qbo import authorize_over_http
 QBO_SFTP = [sys.executable, "-c", "import sys; from qbo_sftp_assets.cli import main; sys.exit(main())"]
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sandbox_serve_prints_endpoints_and_serves_until_interrupted():
     process = subprocess.Popen(
         [*QBO_SFTP, "sandbox", "serve", "--port", "0", "--no-rate-limits"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell that started the tests in the background ignores Ctrl-C for them, and a child inherits
+        # that: the server would then stop on SIGINT but never see the interrupt the exit code reports.
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     try:
         banner = [process.stdout.readline() for _ in range(8)]
