@@ -24,6 +24,7 @@ from qbo_sftp_assets.qbo import (
     BATCH_MAX_ITEMS,
     BatchItem,
     BatchItemResult,
+    DuplicateDocumentNumber,
     QboClient,
     QboError,
     ReconnectRequired,
@@ -327,6 +328,14 @@ def _create_batch(client: QboClient, batch: _Batch) -> tuple[dict[int, dict[str,
         if index not in found
     ]
     results = client.batch(items, request_id=batch.request_id) if items else []
+    # Another run posting the same document at this moment (two runs holding one file) can create it
+    # between our look and our create; QBO then refuses ours as a duplicate number (6140). What it
+    # has is linked, as if the look had found it.
+    refused = {result.bid for result in results if isinstance(result.error, DuplicateDocumentNumber)}
+    late = [index for index, bid in enumerate(batch.bids) if bid in refused]
+    if late:
+        again = find_in_qbo(client, [batch.works[index].draft for index in late])
+        found.update({late[position]: row for position, row in again.items()})
     return found, results
 
 

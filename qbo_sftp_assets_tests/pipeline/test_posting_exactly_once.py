@@ -18,6 +18,7 @@ from quickbooks.objects.vendorcredit import VendorCredit as QbVendorCredit
 
 from qbo_sftp_assets.formats.outcomes import OutcomeStatus
 from qbo_sftp_assets.mapping.plan import FAILURE_COLUMNS
+from qbo_sftp_assets.pipeline import posting
 from qbo_sftp_assets.pipeline.posting import ReconnectTheCompany, post_files
 from qbo_sftp_assets.qbo.tokens import TokenGrant, TokenRecord
 from qbo_sftp_assets_tests.fixtures_posting import (
@@ -139,6 +140,33 @@ def test_a_bill_already_in_quickbooks_but_not_in_the_ledger_is_found_by_its_docn
     [outcome] = outcomes[file_sha("AP_1.csv")]
     assert outcome.status == OutcomeStatus.DUPLICATE and outcome.qbo_id == existing["Id"]
     assert env.bill_count("DocNumber = 'HAND-ENTERED-1'") == 1
+
+
+def test_a_bill_another_run_creates_between_the_look_and_the_create_is_linked_not_refused(
+    posting_env: PostingEnv, monkeypatch: pytest.MonkeyPatch
+):
+    """Two runs posting one file at once: the other run's bill lands after our look found nothing, so
+    QuickBooks refuses ours as a duplicate number (6140); what it has is linked, and the file is whole."""
+    env, company = posting_env, posting_env.company
+    draft = bill_draft(company, 0, "RACED-1")
+    looks = []
+    real_look = posting.find_in_qbo
+
+    def look_then_lose_the_race(client, drafts):
+        looks.append([d.doc_number for d in drafts])
+        if len(looks) == 1:
+            env.client.create("Bill", draft.payload, request_id="the-other-run")
+            return {}  # what our look saw, a moment before the other run's create
+        return real_look(client, drafts)
+
+    monkeypatch.setattr(posting, "find_in_qbo", look_then_lose_the_race)
+    outcomes = post_files(env.client, env.ledger, [file_postings([draft])], policies=env.policies())
+    [outcome] = outcomes[file_sha("AP_1.csv")]
+    [bill] = env.client.query("SELECT * FROM Bill WHERE DocNumber = 'RACED-1'")
+    assert looks == [["RACED-1"], ["RACED-1"]]
+    assert outcome.status == OutcomeStatus.DUPLICATE and outcome.qbo_id == bill["Id"], outcome
+    [row] = env.ledger.postings_for_files([file_sha("AP_1.csv")])
+    assert (row.status, row.qbo_id) == ("linked", bill["Id"])
 
 
 def test_changed_content_is_skipped_by_default_and_updated_when_asked_even_after_a_concurrent_change(
